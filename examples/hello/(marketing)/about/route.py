@@ -1,0 +1,2 @@
+def GET():
+    return {"about": "handlerkit hello example"}

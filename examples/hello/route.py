@@ -1,0 +1,5 @@
+from handlerkit import NextResponse
+
+
+def GET() -> NextResponse:
+    return NextResponse.json({"message": "Hello, World!"})

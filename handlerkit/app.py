@@ -1,0 +1,390 @@
+"""App: the WSGI callable that routes a request, calls its handler and answers for it.
+
+Everything that can be decided once is decided in ``App.__init__``: the route
+table and its static-path dict, each handler's calling convention and wrapper
+chain, each route's ``Allow`` header and body limit. ``__call__`` only looks
+things up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes, urlsplit
+
+from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.sansio.utils import get_host
+from werkzeug.wrappers import Response
+
+from .context import RouteContext, new_request_id, valid_request_id
+from .errors import ApiError, status_code_name
+from .handlers import METHODS, adapt_handler
+from .request import DEFAULT_MAX_BODY_SIZE, NextRequest
+from .response import NextResponse, error_response
+from .routing.router import Router, build_table, load_tree
+from .routing.tree import Route
+from .tokens import SecretKey
+from .typing import Wrapper
+
+__all__ = ["App", "create_app"]
+
+logger = logging.getLogger("handlerkit")
+
+#: A param value longer than this many characters gets 400.
+MAX_PARAM_LENGTH = 1024
+
+_METHOD_SET = frozenset(METHODS)
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_LOCATION_SAFE = "/%:@!$&'()*+,;=-._~"
+_STATIC_500 = b'{"error":"internal_error","message":"An internal error occurred."}'
+
+
+class App:
+    """A WSGI application serving a route tree or a :class:`~handlerkit.Router`.
+
+    Args:
+        source: An app directory of ``route.py`` files, or a ``Router``.
+        base_path: A URL prefix the app answers under (``"/api"``), on top of
+            any ``SCRIPT_NAME`` mount prefix. Other paths get 404.
+        trailing_slash: ``False`` (default) redirects ``/x/`` to ``/x`` with a
+            308; ``True`` redirects ``/x`` to ``/x/``.
+        max_body_size: The default request body limit in bytes (1 MiB);
+            a route's ``max_body_size`` overrides it. ``None`` for no limit.
+        trusted_proxies: How many proxies in front of the app to trust for
+            ``X-Forwarded-For/-Proto/-Host/-Port`` (Werkzeug ``ProxyFix``).
+            ``0`` (default) trusts none.
+        trusted_hosts: Host names the app answers for; others get 400. ``None``
+            accepts any ``Host``.
+        secret_key: A key, or a rotation list oldest first, for signed
+            cookies and tokens.
+        debug: Put tracebacks in 500 bodies. Never enable it in production.
+        wrap: A wrapper (usually ``compose(...)``) applied to every handler.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | Router,
+        *,
+        base_path: str = "",
+        trailing_slash: bool = False,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+        trusted_proxies: int = 0,
+        trusted_hosts: Iterable[str] | None = None,
+        secret_key: SecretKey | None = None,
+        debug: bool = False,
+        wrap: Wrapper | None = None,
+    ) -> None:
+        if isinstance(source, Router):
+            routes, self.root_middleware = source.build(), None
+            self.app_dir = None
+        else:
+            routes, self.root_middleware = load_tree(source)
+            self.app_dir = os.path.abspath(source)
+        self.table = build_table(routes)
+        self.routes: list[Route] = self.table.routes
+        self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        self.trailing_slash = trailing_slash
+        self.max_body_size = max_body_size
+        self.secret_key = secret_key
+        self.debug = debug
+        self.trusted_hosts = list(trusted_hosts) if trusted_hosts is not None else None
+        for route in self.routes:
+            route.extra["max_body_size"] = route.config.get("max_body_size", max_body_size)
+            for method, func in route.exports.items():
+                handler = adapt_handler(func, source=route.source)
+                route.handlers[method] = wrap(handler) if wrap is not None else handler
+        self._static = self.table.static
+        self._proxy_fix: Callable[..., Any] | None = None
+        if trusted_proxies:
+            self._proxy_fix = ProxyFix(
+                self._dispatch,
+                x_for=trusted_proxies,
+                x_proto=trusted_proxies,
+                x_host=trusted_proxies,
+                x_port=trusted_proxies,
+            )
+        if debug:
+            logger.warning(
+                "handlerkit App(debug=True): tracebacks are sent to clients; never use it in "
+                "production"
+            )
+
+    # -- WSGI -----------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self._proxy_fix is not None:
+            return self._proxy_fix(environ, start_response)  # type: ignore[no-any-return]
+        return self._dispatch(environ, start_response)
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            response = self._respond(environ)
+        except Exception:  # noqa: BLE001 - the boundary of last resort
+            logger.exception("handlerkit: the error boundary failed")
+            start_response("500 INTERNAL SERVER ERROR", [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(_STATIC_500))),
+            ])
+            return [_STATIC_500]
+        return self._send(response, environ, start_response)
+
+    def _respond(self, environ: dict[str, Any]) -> Response:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in _METHOD_SET:
+            return error_response(501, "not_implemented", f"The method {_safe_method(method)} is not implemented.")
+        if self.trusted_hosts is not None:
+            try:
+                get_host(
+                    environ.get("wsgi.url_scheme", "http"),
+                    environ.get("HTTP_HOST"),
+                    None,
+                    self.trusted_hosts,
+                )
+            except SecurityError:
+                return error_response(400, "invalid_host", "The Host header is not allowed.")
+        path = environ.get("PATH_INFO") or "/"
+        base = self.base_path
+        if base:
+            if path == base or path.startswith(base + "/"):
+                path = path[len(base) :] or "/"
+            else:
+                return _not_found()
+        if path != "/":
+            if path[-1] == "/":
+                if not self.trailing_slash:
+                    return self._redirect_slash(environ, add=False)
+            elif self.trailing_slash:
+                return self._redirect_slash(environ, add=True)
+        resolved = self._resolve(environ, path)
+        if isinstance(resolved, Response):
+            return resolved
+        if resolved is None:
+            return _not_found()
+        route, params = resolved
+        handler = route.handlers.get(method)
+        if handler is None:
+            if method == "HEAD":
+                handler = route.handlers.get("GET")
+            elif method == "OPTIONS":
+                return self._options(route, environ, params)
+            if handler is None:
+                return error_response(
+                    405,
+                    "method_not_allowed",
+                    f"The method {method} is not allowed for this URL.",
+                    headers=[("Allow", route.allow)],
+                )
+        limit = route.extra["max_body_size"]
+        length = environ.get("CONTENT_LENGTH")
+        if length and limit is not None:
+            try:
+                too_large = int(length) > limit
+            except ValueError:
+                return error_response(400, "bad_request", "The Content-Length header is invalid.")
+            if too_large:
+                return error_response(413, "payload_too_large", "The request body is too large.")
+        request = NextRequest.from_environ(environ, self.secret_key, limit, base)
+        context = RouteContext(params, route=route.pattern)
+        return self.call_handler(handler, request, context, route, method)
+
+    def call_handler(
+        self,
+        handler: Callable[..., Any],
+        request: NextRequest,
+        context: RouteContext,
+        route: Route,
+        method: str,
+    ) -> Response:
+        """Call *handler* inside the error boundary and return a response."""
+        try:
+            result = handler(request, context)
+            if isinstance(result, Response):
+                if getattr(result, "middleware_action", None) is not None:
+                    return self._internal_error(
+                        request,
+                        context,
+                        f"NextResponse.{result.middleware_action}() returned from {method} in "  # type: ignore[attr-defined]
+                        f"{route.source}; next() and rewrite() are for middleware.py",
+                    )
+                if "_hk_pending_signed" in result.__dict__:
+                    result.cookies.sign_pending(self.secret_key)  # type: ignore[attr-defined]
+                return result
+            if isinstance(result, (dict, list)):
+                return NextResponse.json(result)
+            if result is None:
+                return self._internal_error(
+                    request, context, f"no response returned from {method} in {route.source}"
+                )
+            return self._internal_error(
+                request,
+                context,
+                f"{method} in {route.source} returned a {type(result).__name__}; return a "
+                "NextResponse, a dict or a list",
+            )
+        except ApiError as exc:
+            return exc.to_response()
+        except HTTPException as exc:
+            return http_exception_response(exc, request.environ)
+        except Exception:  # noqa: BLE001 - the error boundary
+            return self._internal_error(request, context, None)
+
+    def _internal_error(self, request: NextRequest, context: RouteContext, problem: str | None) -> Response:
+        request_id = getattr(context.state, "request_id", None)
+        if request_id is None:
+            incoming = request.environ.get("HTTP_X_REQUEST_ID")
+            request_id = incoming if valid_request_id(incoming) else new_request_id()
+        if problem is None:
+            logger.exception(
+                "unhandled exception in %s %s (request id %s)",
+                request.method,
+                context.route or request.path,
+                request_id,
+            )
+        else:
+            logger.error("%s (request id %s)", problem, request_id)
+        details: dict[str, Any] = {"request_id": request_id}
+        if self.debug:
+            details["traceback"] = traceback.format_exc() if problem is None else problem
+        return error_response(
+            500,
+            "internal_error",
+            "An internal error occurred.",
+            details,
+            headers=[("X-Request-ID", request_id)],
+        )
+
+    def _options(self, route: Route, environ: dict[str, Any], params: dict[str, Any]) -> Response:
+        hook = route.extra.get("options")
+        if hook is not None:
+            return hook(environ, route)  # type: ignore[no-any-return]
+        response = NextResponse(None, 204)
+        response.headers["Allow"] = route.allow
+        return response
+
+    def _send(self, response: Response, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = response.response
+        # PERF: a NextResponse with a buffered body skips Response.__call__'s
+        # generic header pass; benchmarks/results, endpoint A.
+        if type(body) is list and isinstance(response, NextResponse) and not response.direct_passthrough:
+            status = response._status_code
+            if status >= 200 and status != 204 and status != 304:
+                start_response(response._status, response.headers.to_wsgi_list())
+                if environ.get("REQUEST_METHOD") == "HEAD":
+                    return []
+                return body  # type: ignore[no-any-return]
+        return response(environ, start_response)  # type: ignore[no-any-return]
+
+    # -- routing --------------------------------------------------------------
+
+    def resolve(self, path: str, environ: dict[str, Any] | None = None) -> tuple[Route, dict[str, Any]] | Response | None:
+        """Return the route and decoded params for *path* (inside the app), a 400 response, or ``None``."""
+        return self._resolve(environ or {}, path)
+
+    def _resolve(self, environ: dict[str, Any], path: str) -> tuple[Route, dict[str, Any]] | Response | None:
+        segments: list[str] | None = None
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if raw:
+            raw_path = raw.partition("?")[0]
+            if "%" in raw_path:
+                segments_or_error = self._raw_segments(raw_path, environ, path)
+                if isinstance(segments_or_error, Response):
+                    return segments_or_error
+                segments = segments_or_error
+        if segments is None:
+            if not path.isascii():
+                try:
+                    path = path.encode("latin-1").decode("utf-8")
+                except UnicodeError:
+                    return error_response(400, "invalid_path", "The URL path is not valid UTF-8.")
+            route = self._static.get(path)
+            if route is not None:
+                return route, {}
+            segments = path[1:].split("/")
+            if segments and segments[-1] == "" and len(segments) > 1:
+                segments.pop()  # trailing_slash=True: "/x/" matches "/x"
+        elif segments and segments[-1] == "" and len(segments) > 1:
+            segments.pop()
+        if segments == [""]:
+            segments = []
+        found = self.table.match(segments)
+        if found is None:
+            return None
+        route, params = found
+        if params:
+            for value in params.values():
+                for item in value if isinstance(value, list) else (value,):
+                    if item in (".", "..") or "\x00" in item or len(item) > MAX_PARAM_LENGTH:
+                        return error_response(400, "invalid_param", "A URL segment is not allowed.")
+        return route, params
+
+    def _raw_segments(self, raw_path: str, environ: dict[str, Any], path: str) -> list[str] | Response | None:
+        if not raw_path.startswith("/"):
+            raw_path = urlsplit(raw_path).path or "/"
+        if _BAD_ESCAPE.search(raw_path):
+            return error_response(400, "invalid_path", "The URL path has a malformed percent escape.")
+        parts = raw_path.split("/")[1:]
+        prefix = (environ.get("SCRIPT_NAME") or "") + self.base_path
+        skip = prefix.count("/")
+        try:
+            decoded = [unquote_to_bytes(part).decode("utf-8") for part in parts]
+        except UnicodeDecodeError:
+            return error_response(400, "invalid_path", "The URL path is not valid UTF-8.")
+        # The raw URI must describe the same path the server decoded; if a
+        # proxy or middleware rewrote PATH_INFO, trust PATH_INFO instead.
+        if "/" + "/".join(decoded[skip:]) != _decode_wsgi(path):
+            return None
+        return decoded[skip:]
+
+    def _redirect_slash(self, environ: dict[str, Any], *, add: bool) -> Response:
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        raw_path = raw.partition("?")[0] if raw else ""
+        if raw_path.startswith("/"):
+            target = raw_path
+        else:
+            target = quote((environ.get("SCRIPT_NAME") or "") + (environ.get("PATH_INFO") or "/"), safe=_LOCATION_SAFE)
+        target = target + "/" if add else target.rstrip("/")
+        # Never a protocol-relative or backslash URL: //evil.com/ must not become //evil.com.
+        target = "/" + quote(target, safe=_LOCATION_SAFE).lstrip("/")
+        query = environ.get("QUERY_STRING")
+        if query:
+            target += "?" + quote(query, safe=_LOCATION_SAFE + "?")
+        response = NextResponse(None, 308)
+        response.headers["Location"] = target
+        return response
+
+
+def _decode_wsgi(path: str) -> str:
+    try:
+        return path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return path
+
+
+def _safe_method(method: str) -> str:
+    return method[:32] if method.isascii() and method.isalpha() else "given"
+
+
+def _not_found() -> Response:
+    return error_response(404, "not_found", "No route matches this URL.")
+
+
+def http_exception_response(exc: HTTPException, environ: dict[str, Any]) -> Response:
+    """Render a Werkzeug ``HTTPException`` in the one JSON shape, keeping its headers, never its text."""
+    if exc.response is not None:
+        return exc.response
+    status = exc.code or 500
+    if status < 400:
+        return exc.get_response(environ)
+    headers = [(k, v) for k, v in exc.get_headers(environ) if k.lower() != "content-type"]
+    message = f"{exc.name}." if exc.name else "The request failed."
+    return error_response(status, status_code_name(status), message, headers=headers)
+
+
+def create_app(app_dir: str | os.PathLike[str], **options: Any) -> App:
+    """Return ``App(app_dir, **options)``; for ``gunicorn "handlerkit:create_app('app')"``."""
+    return App(app_dir, **options)

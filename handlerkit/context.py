@@ -1,0 +1,58 @@
+"""RouteContext: the second handler argument, with route params and per-request state."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+__all__ = ["RouteContext", "State", "new_request_id", "valid_request_id"]
+
+
+class State(SimpleNamespace):
+    """Per-request attribute bag that wrappers fill (``context.state.user``).
+
+    Reading an attribute nobody set raises :class:`AttributeError`; use
+    ``getattr(context.state, "user", None)`` for optional values.
+    """
+
+
+class RouteContext:
+    """What the router knows about the current request, passed as ``context``.
+
+    Args:
+        params: Decoded route params: ``str`` for ``[id]``, ``list[str]`` for
+            catch-alls. An optional catch-all that matched nothing is absent.
+        route: The matched route pattern, for example ``"/users/[id]"``; ``""``
+            when the handler is called directly without one.
+        state: Initial state attributes, mostly useful in tests.
+    """
+
+    __slots__ = ("params", "route", "state")
+
+    def __init__(
+        self,
+        params: dict[str, Any] | None = None,
+        *,
+        route: str = "",
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        self.params: dict[str, Any] = params if params is not None else {}
+        self.route = route
+        self.state = State(**state) if state else State()
+
+    def __repr__(self) -> str:
+        return f"RouteContext(params={self.params!r}, route={self.route!r})"
+
+
+_REQUEST_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:")
+
+
+def valid_request_id(value: str | None) -> bool:
+    """Return whether an incoming request id is well formed: 1-128 of ``[A-Za-z0-9-_.:]``."""
+    return bool(value) and len(value) <= 128 and _REQUEST_ID_CHARS.issuperset(value)  # type: ignore[arg-type]
+
+
+def new_request_id() -> str:
+    """Return a fresh random request id (32 hex digits)."""
+    return uuid.uuid4().hex

@@ -1,0 +1,755 @@
+"""NextRequest, a thin Werkzeug Request with the Next.js API, and its URL, query, cookie and form views.
+
+Where the Next.js and Werkzeug APIs collide, Next.js wins, and each such place
+is listed here once:
+
+- ``request.json()`` and ``request.text()`` are methods (Werkzeug: ``json``
+  is a property).
+- ``request.cookies`` is a :class:`RequestCookies` whose ``get(name)`` returns a
+  cookie object with ``.name`` and ``.value`` (Werkzeug: a ``MultiDict`` of str).
+- ``request.body`` is an iterator of byte chunks, read without buffering.
+
+Everything else (``headers``, ``method``, ``args``, ``form``, ``files``,
+``stream`` ...) is Werkzeug's, unchanged.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from io import BytesIO
+from typing import IO, Any, BinaryIO
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+from werkzeug.http import parse_cookie
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from .errors import ApiError, HandlerKitError
+from .tokens import SecretKey, make_serializer
+
+__all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "FormData",
+    "NextRequest",
+    "NextURL",
+    "RequestCookie",
+    "RequestCookies",
+    "SearchParams",
+    "UploadedFile",
+]
+
+#: The default request body limit: 1 MiB.
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+
+#: The salt that separates signed cookies from every other signed value.
+COOKIE_SALT = "handlerkit.cookie"
+
+_CHUNK = 64 * 1024
+_MISSING: Any = object()
+
+
+def _invalid_json(message: str = "The request body is not valid JSON.") -> ApiError:
+    return ApiError(400, "invalid_json", message)
+
+
+def _json_depth_exceeds(data: str, limit: int) -> bool:
+    """Return whether JSON text nests arrays/objects deeper than *limit* (strings skipped)."""
+    depth = 0
+    in_string = False
+    escaped = False
+    for char in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class SearchParams:
+    """The query string as ordered name/value pairs, like the URLSearchParams API.
+
+    Args:
+        query: The raw query string, without ``?``.
+    """
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, query: str = "") -> None:
+        self._pairs: list[tuple[str, str]] = parse_qsl(
+            query, keep_blank_values=True, encoding="utf-8", errors="replace"
+        )
+
+    def get(self, name: str) -> str | None:
+        """Return the first value of *name*, or ``None`` when absent."""
+        for key, value in self._pairs:
+            if key == name:
+                return value
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        """Return every value of *name* in order; ``[]`` when absent."""
+        return [value for key, value in self._pairs if key == name]
+
+    def has(self, name: str) -> bool:
+        """Return whether *name* appears at least once."""
+        return any(key == name for key, _ in self._pairs)
+
+    def keys(self) -> list[str]:
+        """Return every name in order, repeated names included."""
+        return [key for key, _ in self._pairs]
+
+    def values(self) -> list[str]:
+        """Return every value in order."""
+        return [value for _, value in self._pairs]
+
+    def items(self) -> list[tuple[str, str]]:
+        """Return every ``(name, value)`` pair in order."""
+        return list(self._pairs)
+
+    def to_dict(self) -> dict[str, str]:
+        """Return a dict of the first value per name."""
+        result: dict[str, str] = {}
+        for key, value in self._pairs:
+            result.setdefault(key, value)
+        return result
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def __contains__(self, name: object) -> bool:
+        return any(key == name for key, _ in self._pairs)
+
+    def __str__(self) -> str:
+        return urlencode(self._pairs)
+
+    def __repr__(self) -> str:
+        return f"SearchParams({str(self)!r})"
+
+
+class NextURL:
+    """The parsed request URL, like Next.js ``request.nextUrl``.
+
+    ``pathname`` is the decoded path *inside* the app: it excludes the mount
+    prefix (``SCRIPT_NAME``) and the app's ``base_path``. ``href`` is the full,
+    encoded URL including both.
+    """
+
+    __slots__ = ("_request", "__dict__")
+
+    def __init__(self, request: NextRequest) -> None:
+        self._request = request
+
+    @cached_property
+    def base_path(self) -> str:
+        """The app's ``base_path``; ``""`` when none is configured."""
+        return self._request.base_path
+
+    @cached_property
+    def pathname(self) -> str:
+        """The decoded path below the mount prefix and ``base_path``; at least ``"/"``."""
+        path = self._request.path
+        base = self._request.base_path
+        if base and (path == base or path.startswith(base + "/")):
+            path = path[len(base) :]
+        return path or "/"
+
+    @cached_property
+    def search(self) -> str:
+        """``"?"`` plus the raw query string, or ``""`` when there is none."""
+        query = self._request.query_string.decode("latin-1")
+        return f"?{query}" if query else ""
+
+    @cached_property
+    def search_params(self) -> SearchParams:
+        """The query as :class:`SearchParams` (empty when there is no query)."""
+        return SearchParams(self._request.query_string.decode("utf-8", "replace"))
+
+    @property
+    def searchParams(self) -> SearchParams:  # noqa: N802 - Next.js alias
+        """Alias of :attr:`search_params`, for Next.js familiarity."""
+        return self.search_params
+
+    @cached_property
+    def protocol(self) -> str:
+        """The scheme with a colon, ``"http:"`` or ``"https:"``."""
+        return f"{self._request.scheme}:"
+
+    @cached_property
+    def host(self) -> str:
+        """The host with the port when it is not the default one."""
+        return self._request.host
+
+    @cached_property
+    def hostname(self) -> str:
+        """The host without the port."""
+        host = self.host
+        if host.startswith("["):
+            return host[: host.index("]") + 1]
+        return host.rsplit(":", 1)[0] if ":" in host else host
+
+    @cached_property
+    def port(self) -> str:
+        """The port as a string, or ``""`` when it is the scheme's default."""
+        host = self.host
+        if host.startswith("["):
+            rest = host[host.index("]") + 1 :]
+            return rest[1:] if rest.startswith(":") else ""
+        return host.rsplit(":", 1)[1] if ":" in host else ""
+
+    @cached_property
+    def origin(self) -> str:
+        """``protocol//host``, for example ``"https://example.com"``."""
+        return f"{self._request.scheme}://{self.host}"
+
+    @cached_property
+    def href(self) -> str:
+        """The full encoded URL, mount prefix and ``base_path`` included."""
+        return self._request.url
+
+    def __str__(self) -> str:
+        return self.href
+
+    def __repr__(self) -> str:
+        return f"NextURL({self.href!r})"
+
+
+class RequestCookie:
+    """One request cookie: ``name`` and ``value``."""
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RequestCookie) and (self.name, self.value) == (
+            other.name,
+            other.value,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.value))
+
+    def __repr__(self) -> str:
+        return f"RequestCookie({self.name!r}, {self.value!r})"
+
+
+class RequestCookies:
+    """The request's cookies, parsed leniently from the ``Cookie`` header.
+
+    When a name appears twice (``a=1; a=2``), the first one wins for
+    :meth:`get`; :meth:`get_all` returns both in order.
+
+    Args:
+        header: The raw ``Cookie`` header value.
+        secret_key: The app's key or rotation list, for :meth:`get_signed`.
+    """
+
+    __slots__ = ("_cookies", "_secret_key")
+
+    def __init__(self, header: str = "", secret_key: SecretKey | None = None) -> None:
+        self._cookies = [
+            RequestCookie(name, value)
+            for name, value in parse_cookie(header, cls=MultiDict).items(multi=True)
+        ]
+        self._secret_key = secret_key
+
+    def get(self, name: str) -> RequestCookie | None:
+        """Return the first cookie called *name*, or ``None``."""
+        for cookie in self._cookies:
+            if cookie.name == name:
+                return cookie
+        return None
+
+    def get_all(self, name: str | None = None) -> list[RequestCookie]:
+        """Return every cookie called *name*, or every cookie when *name* is ``None``."""
+        if name is None:
+            return list(self._cookies)
+        return [cookie for cookie in self._cookies if cookie.name == name]
+
+    def has(self, name: str) -> bool:
+        """Return whether a cookie called *name* was sent."""
+        return any(cookie.name == name for cookie in self._cookies)
+
+    def get_signed(self, name: str, max_age: int | float | None = None) -> Any:
+        """Return the verified payload of a cookie set with ``set_signed``.
+
+        Args:
+            name: The cookie name.
+            max_age: Seconds after signing when the value expires; ``None`` for never.
+
+        Returns:
+            The payload, or ``None`` when the cookie is absent, tampered with,
+            signed with an unknown key, or expired.
+
+        Raises:
+            HandlerKitError: The app has no ``secret_key``.
+        """
+        cookie = self.get(name)
+        if cookie is None:
+            return None
+        serializer = make_serializer(self._secret_key, COOKIE_SALT)
+        try:
+            return serializer.loads(cookie.value, max_age=max_age)
+        except Exception:  # noqa: BLE001 - any failure to verify means "not signed by us"
+            return None
+
+    def __iter__(self) -> Iterator[RequestCookie]:
+        return iter(self._cookies)
+
+    def __len__(self) -> int:
+        return len(self._cookies)
+
+    def __contains__(self, name: object) -> bool:
+        return any(cookie.name == name for cookie in self._cookies)
+
+    def __repr__(self) -> str:
+        return f"RequestCookies({self._cookies!r})"
+
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def sanitize_filename(filename: str | None, max_length: int = 255) -> str:
+    """Return a display-safe version of a client-supplied file name.
+
+    The result has no directory part, no control characters and no path
+    separators, and is at most *max_length* characters. It is meant for
+    display and logs; never use a client's file name as a path.
+    """
+    if not filename:
+        return ""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_NAME.sub("", name).strip().lstrip(".")
+    if len(name) > max_length:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext if dot and len(ext) <= 16 else ""
+        name = name[: max_length - len(ext) - 1] + ("." + ext if ext else "")
+    return name
+
+
+class UploadedFile:
+    """One uploaded file from a multipart body.
+
+    The declared ``content_type`` comes from the client and is not verified;
+    check the bytes yourself when it matters.
+    """
+
+    __slots__ = ("_storage", "field")
+
+    def __init__(self, field: str, storage: FileStorage) -> None:
+        self.field = field
+        self._storage = storage
+
+    @property
+    def name(self) -> str:
+        """The sanitised display name; ``""`` when the client sent none."""
+        return sanitize_filename(self._storage.filename)
+
+    @property
+    def raw_filename(self) -> str:
+        """The file name exactly as the client sent it (untrusted; never a path)."""
+        return self._storage.filename or ""
+
+    @property
+    def content_type(self) -> str:
+        """The declared content type (untrusted); ``"application/octet-stream"`` when absent."""
+        return self._storage.mimetype or "application/octet-stream"
+
+    @property
+    def stream(self) -> IO[bytes]:
+        """The underlying file object, a spooled temporary file."""
+        return self._storage.stream
+
+    @property
+    def size(self) -> int:
+        """The size in bytes."""
+        stream = self._storage.stream
+        position = stream.tell()
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        stream.seek(position)
+        return size
+
+    def read(self) -> bytes:
+        """Return the whole content."""
+        self._storage.stream.seek(0)
+        return self._storage.stream.read()
+
+    def save(self, destination: str | os.PathLike[str] | BinaryIO) -> None:
+        """Copy the content to a path or an open binary file chosen by the app."""
+        self._storage.stream.seek(0)
+        if hasattr(destination, "write"):
+            shutil.copyfileobj(self._storage.stream, destination)  # type: ignore[misc]
+            return
+        with open(destination, "wb") as target:  # type: ignore[arg-type]
+            shutil.copyfileobj(self._storage.stream, target)
+
+    def __repr__(self) -> str:
+        return f"UploadedFile({self.field!r}, name={self.name!r}, content_type={self.content_type!r})"
+
+
+class FormData:
+    """Fields and files of a form body, like the FormData API.
+
+    ``get(name)`` returns a ``str`` for a field or an :class:`UploadedFile` for
+    a file; fields come before files when a name has both.
+    """
+
+    __slots__ = ("_fields", "_files")
+
+    def __init__(self, fields: MultiDict[str, str], files: MultiDict[str, FileStorage]) -> None:
+        self._fields = fields
+        self._files = files
+
+    def get(self, name: str) -> str | UploadedFile | None:
+        """Return the first field value or file called *name*, or ``None``."""
+        if name in self._fields:
+            return self._fields[name]
+        if name in self._files:
+            return UploadedFile(name, self._files[name])
+        return None
+
+    def get_all(self, name: str) -> list[str | UploadedFile]:
+        """Return every field value and file called *name*."""
+        values: list[str | UploadedFile] = list(self._fields.getlist(name))
+        values.extend(UploadedFile(name, storage) for storage in self._files.getlist(name))
+        return values
+
+    def has(self, name: str) -> bool:
+        """Return whether a field or file called *name* was sent."""
+        return name in self._fields or name in self._files
+
+    def keys(self) -> list[str]:
+        """Return the distinct names, fields first."""
+        return list(dict.fromkeys([*self._fields.keys(), *self._files.keys()]))
+
+    def items(self) -> list[tuple[str, str | UploadedFile]]:
+        """Return every ``(name, value)`` pair, fields first."""
+        pairs: list[tuple[str, str | UploadedFile]] = list(self._fields.items(multi=True))
+        pairs.extend((k, UploadedFile(k, v)) for k, v in self._files.items(multi=True))
+        return pairs
+
+    @property
+    def files(self) -> list[UploadedFile]:
+        """Every uploaded file."""
+        return [UploadedFile(k, v) for k, v in self._files.items(multi=True)]
+
+    def __iter__(self) -> Iterator[tuple[str, str | UploadedFile]]:
+        return iter(self.items())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._fields or name in self._files
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+
+class NextRequest(Request):
+    """An incoming request with the Next.js ``NextRequest`` API on top of Werkzeug's.
+
+    In tests, build one from a URL::
+
+        NextRequest("http://localhost/api/users?page=2", method="POST",
+                    json={"name": "Ada"}, headers={"X-Id": "1"}, cookies={"s": "abc"})
+
+    The app builds it from the WSGI environ. Bodies are bounded by
+    ``max_body_size`` (413 beyond it), buffered once on first full read, and
+    readable again afterwards.
+
+    Args:
+        environ_or_url: A WSGI environ, or an absolute or ``/``-relative URL.
+        method: The HTTP method (URL form only).
+        json: A value to send as a JSON body (URL form only).
+        data: A raw ``bytes``/``str`` body (URL form only).
+        headers: Request headers (URL form only).
+        cookies: Cookies to send, ``{name: value}`` (URL form only).
+        form: Form fields (URL form only).
+        files: Files, ``{field: (bytes_or_file, filename, content_type)}`` (URL form only).
+        content_type: The body's content type when it cannot be inferred.
+        secret_key: The key or rotation list for signed cookies.
+        max_body_size: The body limit in bytes; ``None`` for no limit.
+        base_path: The app's base path, reflected in ``next_url``.
+    """
+
+    #: The deepest JSON nesting :meth:`json` accepts before answering 400.
+    max_json_depth = 128
+
+    #: Per-part memory limit for non-file form fields (Werkzeug's default).
+    max_form_memory_size = 500_000
+
+    def __init__(
+        self,
+        environ_or_url: dict[str, Any] | str = "/",
+        method: str = "GET",
+        *,
+        json: Any = _MISSING,
+        data: bytes | str | None = None,
+        headers: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        form: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        content_type: str | None = None,
+        secret_key: SecretKey | None = None,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+        base_path: str = "",
+    ) -> None:
+        if isinstance(environ_or_url, dict):
+            environ = environ_or_url
+        else:
+            environ = _build_environ(
+                environ_or_url, method, json, data, headers, cookies, form, files, content_type
+            )
+        super().__init__(environ, populate_request=False)
+        self.secret_key = secret_key
+        self.max_content_length = max_body_size
+        self.base_path = base_path
+
+    @classmethod
+    def from_environ(
+        cls,
+        environ: dict[str, Any],
+        secret_key: SecretKey | None,
+        max_body_size: int | None,
+        base_path: str,
+    ) -> NextRequest:
+        """Build a request for the app from a WSGI environ (the dispatch path)."""
+        # PERF: skips the test-construction branch of __init__; the dispatch path
+        # builds one request per call (benchmarks/inprocess.py, endpoint A).
+        request = cls.__new__(cls)
+        Request.__init__(request, environ, populate_request=False)
+        request.secret_key = secret_key
+        request.max_content_length = max_body_size
+        request.base_path = base_path
+        return request
+
+    # -- URL ------------------------------------------------------------------
+
+    @cached_property
+    def next_url(self) -> NextURL:
+        """The parsed URL (``pathname``, ``search_params``, ``origin``, ``href`` ...)."""
+        return NextURL(self)
+
+    @property
+    def nextUrl(self) -> NextURL:  # noqa: N802 - Next.js alias
+        """Alias of :attr:`next_url`, for Next.js familiarity."""
+        return self.next_url
+
+    @property
+    def ip(self) -> str | None:
+        """The client address: ``REMOTE_ADDR`` as rewritten by trusted proxies; ``None`` if unknown."""
+        return self.remote_addr
+
+    # -- cookies --------------------------------------------------------------
+
+    @cached_property
+    def cookies(self) -> RequestCookies:  # type: ignore[override]
+        """The request cookies; empty when no ``Cookie`` header was sent."""
+        return RequestCookies(self.environ.get("HTTP_COOKIE", ""), self.secret_key)
+
+    # -- body -----------------------------------------------------------------
+
+    def make_form_data_parser(self) -> FormDataParser:
+        """Return a form parser that reports malformed bodies instead of hiding them."""
+        return self.form_data_parser_class(
+            stream_factory=self._get_file_stream,
+            max_form_memory_size=self.max_form_memory_size,
+            max_content_length=self.max_content_length,
+            max_form_parts=self.max_form_parts,
+            cls=self.parameter_storage_class,
+            silent=False,
+        )
+
+    def bytes(self) -> bytes:
+        """Return the whole body, reading and buffering it on first use.
+
+        Raises:
+            ApiError: 413 when the body exceeds the limit, 400 when the client
+                disconnected before sending all of it.
+        """
+        cached = self.__dict__.get("_cached_data")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        if self.__dict__.get("_hk_streamed"):
+            raise HandlerKitError("the body was already consumed through request.body")
+        try:
+            return self.get_data(cache=True)
+        except RequestEntityTooLarge as exc:
+            raise _too_large() from exc
+        except ClientDisconnected as exc:
+            raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
+
+    def text(self) -> str:
+        """Return the body decoded with its declared charset (UTF-8 by default), invalid bytes replaced."""
+        charset = self.mimetype_params.get("charset", "utf-8")
+        try:
+            return self.bytes().decode(charset, "replace")
+        except LookupError:
+            return self.bytes().decode("utf-8", "replace")
+
+    def json(self) -> Any:  # type: ignore[override]
+        """Parse the body as JSON and return the value (cached; the same object each call).
+
+        Duplicate keys keep the last value. ``NaN`` and ``Infinity`` are refused.
+
+        Raises:
+            ApiError: 400 ``invalid_json`` for an empty body, invalid UTF-8,
+                malformed JSON, an integer beyond Python's digit limit, or
+                nesting deeper than :attr:`max_json_depth`. The parser's own
+                message is never echoed. 413 when the body is too large.
+        """
+        cached = self.__dict__.get("_hk_json", _MISSING)
+        if cached is not _MISSING:
+            return cached
+        raw = self.bytes()
+        if not raw.strip():
+            raise _invalid_json("The request body is empty; JSON was expected.")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise _invalid_json("The request body is not valid UTF-8.") from exc
+        limit = self.max_json_depth
+        # PERF: the exact depth scan is Python-speed; only bodies with enough
+        # brackets to possibly exceed the limit pay for it.
+        if text.count("[") + text.count("{") > limit and _json_depth_exceeds(text, limit):
+            raise _invalid_json("The JSON body is nested too deeply.")
+        try:
+            value = _json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise _invalid_json() from exc
+        self.__dict__["_hk_json"] = value
+        return value
+
+    def form_data(self) -> FormData:
+        """Parse a ``multipart/form-data`` or urlencoded body into :class:`FormData`.
+
+        Raises:
+            ApiError: 413 beyond the body, part-count or field-size limits;
+                400 for a malformed or truncated multipart body or a missing
+                boundary; 415 for a body that is not a form.
+        """
+        cached = self.__dict__.get("_hk_form")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        mimetype = self.mimetype
+        if mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "Expected multipart/form-data or application/x-www-form-urlencoded.",
+            )
+        if mimetype == "multipart/form-data" and not self.mimetype_params.get("boundary"):
+            raise ApiError(400, "invalid_form", "The multipart body has no boundary.")
+        try:
+            self._load_form_data()
+            form = FormData(self.form, self.files)
+        except RequestEntityTooLarge as exc:
+            raise _too_large() from exc
+        except ClientDisconnected as exc:
+            raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
+        except (ValueError, HTTPException) as exc:
+            raise ApiError(400, "invalid_form", "The form body is malformed.") from exc
+        self.__dict__["_hk_form"] = form
+        return form
+
+    @property
+    def body(self) -> Iterator[bytes]:
+        """Iterate over the body in chunks without buffering it (within the size limit).
+
+        When the body was already read (``bytes()``, ``json()`` ...), the
+        buffered bytes are yielded instead. Streaming consumes the body: a
+        later ``bytes()`` raises.
+        """
+        cached = self.__dict__.get("_cached_data")
+        if cached is not None:
+            return iter((cached,) if cached else ())
+        return self._stream_body()
+
+    def _stream_body(self) -> Iterator[bytes]:
+        self.__dict__["_hk_streamed"] = True
+        try:
+            stream = self.stream
+            while True:
+                chunk = stream.read(_CHUNK)
+                if not chunk:
+                    return
+                yield chunk
+        except RequestEntityTooLarge as exc:
+            raise _too_large() from exc
+        except ClientDisconnected as exc:
+            raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, "payload_too_large", "The request body is too large.")
+
+
+def _build_environ(
+    url: str,
+    method: str,
+    json: Any,
+    data: bytes | str | None,
+    headers: Mapping[str, str] | list[tuple[str, str]] | None,
+    cookies: Mapping[str, str] | None,
+    form: Mapping[str, Any] | None,
+    files: Mapping[str, Any] | None,
+    content_type: str | None,
+) -> dict[str, Any]:
+    parts = urlsplit(url)
+    base_url = f"{parts.scheme}://{parts.netloc}" if parts.scheme else "http://localhost"
+    header_list = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
+    if cookies:
+        header_list.append(("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items())))
+    body: Any = data
+    if form is not None or files is not None:
+        body = dict(form or {})
+        for field, spec in (files or {}).items():
+            content, filename, ctype = (tuple(spec) + (None, None))[:3] if isinstance(
+                spec, (tuple, list)
+            ) else (spec, None, None)
+            stream = BytesIO(content) if isinstance(content, (bytes, bytearray)) else content
+            body[field] = FileStorage(stream, filename=filename, content_type=ctype)
+    kwargs: dict[str, Any] = {}
+    if json is not _MISSING:
+        kwargs["json"] = json
+    builder = EnvironBuilder(
+        path=parts.path or "/",
+        base_url=base_url,
+        query_string=parts.query or None,
+        method=method.upper(),
+        headers=header_list,
+        data=body,
+        content_type=content_type,
+        **kwargs,
+    )
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
