@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import AsyncHandlerError, RouteDefinitionError
 
-__all__ = ["METHODS", "adapt_handler", "describe_source"]
+__all__ = ["METHODS", "WRAPPER_ATTRIBUTE", "adapt_handler", "describe_source", "mark_wrapper", "wrapper_chain"]
 
 #: The methods a route may export, in the order ``Allow`` lists them after sorting.
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -104,3 +104,46 @@ def adapt_handler(func: Callable[..., Any], *, source: str = "") -> Callable[...
         return func()
 
     return without_args
+
+
+#: The attribute a wrapper layer carries: ``{"name": "with_auth", ...options}``.
+WRAPPER_ATTRIBUTE = "__handlerkit_wrapper__"
+
+
+def mark_wrapper(wrapped: Callable[..., Any], name: str, **info: Any) -> Callable[..., Any]:
+    """Label a wrapper layer so listings, audits and OpenAPI can find it.
+
+    Call it on the function a wrapper returns (after ``functools.wraps``)::
+
+        return mark_wrapper(wrapped, "with_validation", body=schema, query=None)
+
+    Args:
+        wrapped: The wrapper's inner function.
+        name: The wrapper's public name, for example ``"with_auth"``.
+        **info: Anything tools may need (a CORS policy, schemas, roles ...).
+
+    Returns:
+        *wrapped*, labelled.
+    """
+    setattr(wrapped, WRAPPER_ATTRIBUTE, {"name": name, **info})
+    return wrapped
+
+
+def wrapper_chain(handler: Callable[..., Any]) -> list[dict[str, Any]]:
+    """Return the labels of every layer around *handler*, outermost first.
+
+    Unlabelled layers are named by their ``__qualname__`` (``with_x.<locals>.wrapped``
+    gives ``with_x``). The innermost handler itself is not included.
+    """
+    chain: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    current: Any = handler
+    while hasattr(current, "__wrapped__") and id(current) not in seen:
+        seen.add(id(current))
+        label = current.__dict__.get(WRAPPER_ATTRIBUTE) if hasattr(current, "__dict__") else None
+        if label is None:
+            qualname = getattr(current, "__qualname__", "") or ""
+            label = {"name": qualname.split(".<locals>")[0] if "<locals>" in qualname else qualname}
+        chain.append(label)
+        current = current.__wrapped__
+    return chain
