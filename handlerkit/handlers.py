@@ -106,6 +106,15 @@ def adapt_handler(func: Callable[..., Any], *, source: str = "") -> Callable[...
     return without_args
 
 
+def _with_request_code() -> Any:
+    def probe(request: Any) -> None: ...
+
+    return adapt_handler(probe).__code__
+
+
+_ADAPTER_CODES = frozenset({_with_request_code(), adapt_handler(lambda: None).__code__})
+
+
 #: The attribute a wrapper layer carries: ``{"name": "with_auth", ...options}``.
 WRAPPER_ATTRIBUTE = "__handlerkit_wrapper__"
 
@@ -140,10 +149,16 @@ def wrapper_chain(handler: Callable[..., Any]) -> list[dict[str, Any]]:
     current: Any = handler
     while hasattr(current, "__wrapped__") and id(current) not in seen:
         seen.add(id(current))
-        label = current.__dict__.get(WRAPPER_ATTRIBUTE) if hasattr(current, "__dict__") else None
-        if label is None:
+        inner = current.__wrapped__
+        if getattr(current, "__code__", None) in _ADAPTER_CODES:
+            current = inner  # adapt_handler's own thin layer, not a wrapper
+            continue
+        label = getattr(current, WRAPPER_ATTRIBUTE, None)
+        # functools.wraps copies __dict__ outward, so an inner label shows up on
+        # unlabelled outer layers too; only a label of the layer's own counts.
+        if label is None or label is getattr(inner, WRAPPER_ATTRIBUTE, None):
             qualname = getattr(current, "__qualname__", "") or ""
             label = {"name": qualname.split(".<locals>")[0] if "<locals>" in qualname else qualname}
         chain.append(label)
-        current = current.__wrapped__
+        current = inner
     return chain
