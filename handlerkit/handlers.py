@@ -157,7 +157,9 @@ def wrapper_chain(handler: Callable[..., Any]) -> list[dict[str, Any]]:
         # functools.wraps copies __dict__ outward, so an inner label shows up on
         # unlabelled outer layers too; only a label of the layer's own counts.
         if label is None or label is getattr(inner, WRAPPER_ATTRIBUTE, None):
-            qualname = getattr(current, "__qualname__", "") or ""
+            # functools.wraps also copies __qualname__; the code object keeps the real one.
+            code = getattr(current, "__code__", None)
+            qualname = getattr(code, "co_qualname", None) or getattr(code, "co_name", "") or ""
             label = {"name": qualname.split(".<locals>")[0] if "<locals>" in qualname else qualname}
         chain.append(label)
         current = inner
