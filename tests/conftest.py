@@ -6,7 +6,51 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.leaks import find_leaks
 from tests.support.servers import Server, redis_server
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks_in_error_bodies(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Apply the shared no-leak check to every error response the suite sees.
+
+    In-process responses are checked as ``App`` sends them; responses fetched
+    over HTTP with ``requests`` (gunicorn tests) as they arrive. A test that
+    leaks on purpose (``debug=True``) is marked ``allow_leaks``.
+    """
+    if request.node.get_closest_marker("allow_leaks"):
+        yield
+        return
+    import requests
+
+    from handlerkit.app import App
+
+    leaks: list[str] = []
+
+    def check(status: int, body: object, where: str) -> None:
+        if status >= 400 and isinstance(body, (bytes, str)):
+            leaks.extend(f"{where} {status}: {leak}" for leak in find_leaks(body))
+
+    original_send = App._send
+
+    def send(self, response, environ, start_response):  # type: ignore[no-untyped-def]
+        if response.status_code >= 400 and not response.is_streamed:
+            check(response.status_code, response.get_data(), environ.get("PATH_INFO", "?"))
+        return original_send(self, response, environ, start_response)
+
+    original_request = requests.Session.send
+
+    def http_send(self, prepared, **kwargs):  # type: ignore[no-untyped-def]
+        response = original_request(self, prepared, **kwargs)
+        if response.status_code >= 400 and not kwargs.get("stream"):
+            check(response.status_code, response.content, prepared.url or "?")
+        return response
+
+    monkeypatch.setattr(App, "_send", send)
+    monkeypatch.setattr(requests.Session, "send", http_send)
+    yield
+    if leaks:
+        pytest.fail("error responses leaked internals:\n" + "\n".join(leaks[:20]), pytrace=False)
 
 
 @pytest.fixture(scope="session")
