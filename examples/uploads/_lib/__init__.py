@@ -1,0 +1,1 @@
+"""Private helpers of the uploads example (never routed)."""

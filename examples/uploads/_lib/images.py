@@ -1,0 +1,63 @@
+"""Image type detection from the bytes, and where uploads are stored.
+
+The client's declared ``Content-Type`` and file name are never trusted: the
+type comes from the file's first bytes, and the stored name is generated here.
+
+=======================  ==============================================  ==============================
+variable                 meaning                                         default
+=======================  ==============================================  ==============================
+``UPLOADS_DIR``          folder the images are written to                ``<tmp>/handlerkit-uploads``
+``UPLOADS_MAX_BYTES``    largest accepted image, in bytes                ``5242880`` (5 MiB)
+=======================  ==============================================  ==============================
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+
+#: Detected type -> file extension; the only types accepted.
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+CONTENT_TYPES = {extension: content_type for content_type, extension in EXTENSIONS.items()}
+
+#: A stored name: 22 URL-safe random characters and a known extension, nothing else.
+STORED_NAME = re.compile(r"\A[A-Za-z0-9_-]{22}\.(png|jpg|gif|webp)\Z")
+
+
+def max_bytes() -> int:
+    """Return the largest accepted image size in bytes."""
+    return int(os.environ.get("UPLOADS_MAX_BYTES", str(5 * 1024 * 1024)))
+
+
+def upload_dir() -> str:
+    """Return the folder images are stored in, creating it if needed."""
+    path = os.environ.get("UPLOADS_DIR") or os.path.join(tempfile.gettempdir(), "handlerkit-uploads")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def sniff(head: bytes) -> str | None:
+    """Return the image type the leading bytes *head* announce, or ``None`` for anything else."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def new_name(content_type: str) -> str:
+    """Return a fresh, unguessable file name for an image of *content_type*."""
+    return f"{secrets.token_urlsafe(16)}.{EXTENSIONS[content_type]}"
+
+
+def stored_path(name: str) -> str | None:
+    """Return the path of the stored image *name*, or ``None`` when *name* is not one we generate."""
+    if not STORED_NAME.match(name):
+        return None
+    return os.path.join(upload_dir(), name)
