@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import RouteDefinitionError
+from ..errors import LowercaseExportError, RouteDefinitionError
 from ..handlers import METHODS, describe_source
 from .discover import discover
 from .loader import load_file, purge
@@ -59,6 +59,12 @@ class Router:
             names = [m.upper() for m in methods] if methods else [getattr(func, "__name__", "")]
             source = describe_source(func)
             for method in names:
+                if method not in METHODS and method.upper() in METHODS:
+                    raise LowercaseExportError(
+                        f"{path}: the function is named {method!r} but handlers are upper-case: "
+                        f"did you mean {method.upper()}?",
+                        [source],
+                    )
                 if method not in METHODS:
                     raise RouteDefinitionError(
                         f"{path}: {method!r} is not a handler method; name the function one of "
