@@ -14,18 +14,21 @@ import re
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import quote, unquote_to_bytes, urlsplit
+from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
-from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import get_host
 from werkzeug.wrappers import Response
 
 from .context import RouteContext, new_request_id, valid_request_id
-from .errors import ApiError, status_code_name
+from .errors import ApiError
 from .handlers import METHODS, adapt_handler
+from .middleware.cors import install_cors
+from .middleware.errors import exception_response
 from .request import DEFAULT_MAX_BODY_SIZE, NextRequest
 from .response import NextResponse, error_response
+from .routing.matcher import MiddlewareSpec, compile_middleware
 from .routing.router import Router, build_table, load_tree
 from .routing.tree import Route
 from .tokens import SecretKey
@@ -98,6 +101,11 @@ class App:
             for method, func in route.exports.items():
                 handler = adapt_handler(func, source=route.source)
                 route.handlers[method] = wrap(handler) if wrap is not None else handler
+            install_cors(route)  # preflights answered from the route's with_cors policy
+            route.extra["middleware"] = tuple(compile_middleware(m) for m in route.middleware)
+        self._root_spec: MiddlewareSpec | None = (
+            compile_middleware(self.root_middleware) if self.root_middleware is not None else None
+        )
         self._static = self.table.static
         self._proxy_fix: Callable[..., Any] | None = None
         if trusted_proxies:
@@ -160,12 +168,16 @@ class App:
                     return self._redirect_slash(environ, add=False)
             elif self.trailing_slash:
                 return self._redirect_slash(environ, add=True)
+        if self._root_spec is not None:
+            return self._respond_with_middleware(environ, method, path, None)
         resolved = self._resolve(environ, path)
         if isinstance(resolved, Response):
             return resolved
         if resolved is None:
             return _not_found()
         route, params = resolved
+        if route.middleware:
+            return self._respond_with_middleware(environ, method, path, resolved)
         handler = route.handlers.get(method)
         if handler is None:
             if method == "HEAD":
@@ -228,9 +240,11 @@ class App:
             )
         except ApiError as exc:
             return exc.to_response()
-        except HTTPException as exc:
-            return http_exception_response(exc, request.environ)
-        except Exception:  # noqa: BLE001 - the error boundary
+        except Exception as exc:  # noqa: BLE001 - the error boundary
+            # The one mapping (middleware/errors.py), shared with with_error_handling.
+            mapped = exception_response(exc, request.environ)
+            if mapped is not None:
+                return mapped
             return self._internal_error(request, context, None)
 
     def _internal_error(self, request: NextRequest, context: RouteContext, problem: str | None) -> Response:
@@ -265,6 +279,180 @@ class App:
         response = NextResponse(None, 204)
         response.headers["Allow"] = route.allow
         return response
+
+    # -- middleware.py (the slow path; apps without it never come here) -------
+
+    def _respond_with_middleware(
+        self,
+        environ: dict[str, Any],
+        method: str,
+        path: str,
+        resolved: tuple[Route, dict[str, Any]] | None,
+    ) -> Response:
+        """Run root middleware, route, run folder middleware root to leaf, then the handler.
+
+        No request header is consulted to decide whether middleware runs:
+        only the compiled matchers (CVE-2025-29927).
+        """
+        environ = dict(environ)
+        request = NextRequest.from_environ(environ, self.secret_key, self.max_body_size, self.base_path)
+        context = RouteContext(route="")
+        added: list[tuple[str, str]] = []
+        rewrites = 0
+        if self._root_spec is not None:
+            outcome, request = self._run_middleware(self._root_spec, request, context, path, added)
+            if isinstance(outcome, Response):
+                return _add_headers(outcome, added)
+            if outcome is not None:
+                rewrites += 1
+                target = self._rewrite(request, context, outcome)
+                if isinstance(target, Response):
+                    return target
+                path, request = target
+            resolved = None
+        while True:
+            if resolved is None:
+                found = self._resolve(request.environ, path)
+                if isinstance(found, Response):
+                    return _add_headers(found, added)
+                if found is None:
+                    return _add_headers(_not_found(), added)
+                resolved = found
+            route, params = resolved
+            context.route, context.params = route.pattern, params
+            rewrite_to: str | None = None
+            for spec in route.extra["middleware"]:
+                outcome, request = self._run_middleware(spec, request, context, path, added)
+                if isinstance(outcome, Response):
+                    return _add_headers(outcome, added)
+                if outcome is not None:
+                    rewrite_to = outcome
+                    break
+            if rewrite_to is None:
+                break
+            rewrites += 1
+            if rewrites > MAX_REWRITES:
+                return self._internal_error(
+                    request, context, f"more than {MAX_REWRITES} middleware rewrites (a loop?) for {route.source}"
+                )
+            target = self._rewrite(request, context, rewrite_to)
+            if isinstance(target, Response):
+                return target
+            path, request = target
+            resolved = None
+        handler = route.handlers.get(method)
+        if handler is None:
+            if method == "HEAD":
+                handler = route.handlers.get("GET")
+            elif method == "OPTIONS":
+                return _add_headers(self._options(route, request.environ, params), added)
+            if handler is None:
+                return _add_headers(
+                    error_response(
+                        405,
+                        "method_not_allowed",
+                        f"The method {method} is not allowed for this URL.",
+                        headers=[("Allow", route.allow)],
+                    ),
+                    added,
+                )
+        limit = route.extra["max_body_size"]
+        length = request.environ.get("CONTENT_LENGTH")
+        if length and limit is not None:
+            try:
+                too_large = int(length) > limit
+            except ValueError:
+                return error_response(400, "bad_request", "The Content-Length header is invalid.")
+            if too_large:
+                return _add_headers(error_response(413, "payload_too_large", "The request body is too large."), added)
+        request.max_content_length = limit
+        response = self.call_handler(handler, request, context, route, method)
+        if "_hk_temp_files" in request.__dict__:
+            if type(response.response) is list:
+                request.close()
+            else:
+                response.call_on_close(request.close)
+        return _add_headers(response, added)
+
+    def _run_middleware(
+        self,
+        spec: MiddlewareSpec,
+        request: NextRequest,
+        context: RouteContext,
+        path: str,
+        added: list[tuple[str, str]],
+    ) -> tuple[Response | str | None, NextRequest]:
+        """Run one middleware.py; return ``(outcome, request)``.
+
+        The outcome is ``None`` to continue, a response to answer with, or a
+        rewrite target. The request is replaced when ``next()`` overrode headers.
+        """
+        if not spec.applies(_decode_wsgi(path), request):
+            return None, request
+        try:
+            result = spec.function(request, context)
+        except ApiError as exc:
+            return exc.to_response(), request
+        except Exception as exc:  # noqa: BLE001 - the same error boundary as handlers
+            mapped = exception_response(exc, request.environ)
+            return (mapped if mapped is not None else self._internal_error(request, context, None)), request
+        if result is None:
+            return None, request
+        if isinstance(result, (dict, list)):
+            return NextResponse.json(result), request
+        if not isinstance(result, Response):
+            problem = f"middleware in {spec.source} returned a {type(result).__name__}; return None or a response"
+            return self._internal_error(request, context, problem), request
+        action = getattr(result, "middleware_action", None)
+        if action is None:
+            return result, request
+        added.extend(
+            (key, value)
+            for key, value in result.headers.to_wsgi_list()
+            if key.lower() not in ("content-type", "content-length")
+        )
+        if action == "rewrite":
+            return result.rewrite_url, request  # type: ignore[attr-defined]
+        overrides = getattr(result, "request_headers", None)
+        if overrides:
+            environ = dict(request.environ)
+            for name, value in overrides.items():
+                key = name.upper().replace("-", "_")
+                if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                    key = "HTTP_" + key
+                if value is None:
+                    environ.pop(key, None)
+                elif _HEADER_UNSAFE.search(str(value)):
+                    problem = f"middleware in {spec.source} set a request header with a control character"
+                    return self._internal_error(request, context, problem), request
+                else:
+                    environ[key] = str(value)
+            request = _derive_request(request, environ)
+        return None, request
+
+    def _rewrite(
+        self, request: NextRequest, context: RouteContext, url: str
+    ) -> tuple[str, NextRequest] | Response:
+        """Point *request* at *url* (a path inside the app, optional query); return the new path."""
+        parts = urlsplit(url)
+        if (parts.scheme or parts.netloc) and (parts.scheme, parts.netloc) != (request.scheme, request.host):
+            problem = f"middleware rewrote to {parts.scheme}://{parts.netloc}: only paths inside the app are allowed"
+            return self._internal_error(request, context, problem)
+        raw_path = parts.path or "/"
+        if not raw_path.startswith("/"):
+            return self._internal_error(request, context, f"middleware rewrite target {url!r} is not an absolute path")
+        environ = dict(request.environ)
+        path = unquote(raw_path).encode("utf-8").decode("latin-1")
+        environ["PATH_INFO"] = self.base_path + path
+        if parts.query:
+            environ["QUERY_STRING"] = parts.query
+        query = environ.get("QUERY_STRING", "")
+        environ["RAW_URI"] = (
+            quote(environ.get("SCRIPT_NAME") or "", safe=_LOCATION_SAFE) + self.base_path + raw_path
+            + (f"?{query}" if query else "")
+        )
+        environ.pop("REQUEST_URI", None)
+        return path, _derive_request(request, environ)
 
     def _send(self, response: Response, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         body = response.response
@@ -358,6 +546,31 @@ class App:
         return response
 
 
+#: Most internal rewrites one request may go through (a guard against loops).
+MAX_REWRITES = 5
+
+_HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+# What a NextRequest caches about its body: carried over when middleware
+# replaces the request (header overrides, rewrites), so a body read by
+# middleware is still there for the handler.
+_BODY_STATE = ("stream", "_cached_data", "_hk_json", "_hk_form", "_hk_streamed", "form", "files", "_hk_temp_files")
+
+
+def _derive_request(old: NextRequest, environ: dict[str, Any]) -> NextRequest:
+    new = NextRequest.from_environ(environ, old.secret_key, old.max_content_length, old.base_path)
+    for key in _BODY_STATE:
+        if key in old.__dict__:
+            new.__dict__[key] = old.__dict__[key]
+    return new
+
+
+def _add_headers(response: Response, headers: list[tuple[str, str]]) -> Response:
+    for key, value in headers:
+        response.headers.add(key, value)
+    return response
+
+
 def _decode_wsgi(path: str) -> str:
     try:
         return path.encode("latin-1").decode("utf-8")
@@ -371,18 +584,6 @@ def _safe_method(method: str) -> str:
 
 def _not_found() -> Response:
     return error_response(404, "not_found", "No route matches this URL.")
-
-
-def http_exception_response(exc: HTTPException, environ: dict[str, Any]) -> Response:
-    """Render a Werkzeug ``HTTPException`` in the one JSON shape, keeping its headers, never its text."""
-    if exc.response is not None:
-        return exc.response
-    status = exc.code or 500
-    if status < 400:
-        return exc.get_response(environ)
-    headers = [(k, v) for k, v in exc.get_headers(environ) if k.lower() != "content-type"]
-    message = f"{exc.name}." if exc.name else "The request failed."
-    return error_response(status, status_code_name(status), message, headers=headers)
 
 
 def create_app(app_dir: str | os.PathLike[str], **options: Any) -> App:

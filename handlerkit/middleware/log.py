@@ -1,0 +1,157 @@
+"""with_logging: one structured JSON access-log line per request, and the request id."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, overload
+from urllib.parse import parse_qsl, urlencode
+
+from werkzeug.wrappers import Response
+
+from ..context import RouteContext, new_request_id, valid_request_id
+from ..handlers import adapt_handler, mark_wrapper
+from ..response import NextResponse
+from ..typing import Handler
+from .errors import exception_response
+
+__all__ = ["ACCESS_LOGGER", "REDACTED_PARAMS", "with_logging"]
+
+#: The stdlib logger access lines go to.
+ACCESS_LOGGER = "handlerkit.access"
+
+#: Query parameters whose values are never logged (compared case-insensitively).
+REDACTED_PARAMS = frozenset(
+    {"token", "access_token", "refresh_token", "id_token", "password", "secret", "api_key",
+     "apikey", "key", "signature", "sig", "code", "client_secret"}
+)
+
+_MAX_FIELD = 2048
+
+
+def _clip(value: str | None, limit: int = _MAX_FIELD) -> str | None:
+    if value is None:
+        return None
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
+def _query(raw: bytes, redacted: frozenset[str]) -> str | None:
+    if not raw:
+        return None
+    pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    cleaned = [(k, "[redacted]" if k.lower() in redacted else v) for k, v in pairs]
+    return _clip(urlencode(cleaned))
+
+
+@overload
+def with_logging(handler: Callable[..., Any]) -> Handler: ...
+
+
+@overload
+def with_logging(
+    handler: None = None,
+    *,
+    logger: logging.Logger | str = ACCESS_LOGGER,
+    level: int = logging.INFO,
+    redact: Iterable[str] = (),
+) -> Callable[[Callable[..., Any]], Handler]: ...
+
+
+def with_logging(
+    handler: Callable[..., Any] | None = None,
+    *,
+    logger: logging.Logger | str = ACCESS_LOGGER,
+    level: int = logging.INFO,
+    redact: Iterable[str] = (),
+) -> Any:
+    """Log one JSON line per request and give every request an id.
+
+    The line has ``method``, ``path``, ``query`` (when there is one),
+    ``route``, ``status``, ``duration_ms``, ``request_id``, ``ip`` and
+    ``user_agent``. It is ``json.dumps`` output, so CR, LF, ANSI escapes and
+    other control characters in the path or headers come out escaped and can
+    never forge a second line. Headers such as ``Authorization`` and
+    ``Cookie`` are never logged, and query values of sensitive names
+    (``token``, ``access_token``, ``password``, ``secret`` ... see
+    :data:`REDACTED_PARAMS`) are replaced with ``[redacted]``. The same data
+    is attached to the record as ``record.access`` for structured handlers.
+
+    The request id is the incoming ``X-Request-ID`` when it is well formed
+    (1-128 of ``[A-Za-z0-9-_.:]``), otherwise a new one. It is put on
+    ``context.state.request_id`` and returned as ``X-Request-ID``, error
+    responses included. An unexpected exception is logged with status 500
+    and re-raised: the App's boundary answers 500 with the same id.
+
+    ``duration_ms`` is the time until the handler returned; a streamed body
+    is still being sent after that.
+
+    Args:
+        handler: The handler; omit it to configure.
+        logger: The logger or its name (default ``"handlerkit.access"``).
+        level: The level of access lines (default INFO).
+        redact: More query parameter names to redact.
+    """
+    log = logging.getLogger(logger) if isinstance(logger, str) else logger
+    redacted = REDACTED_PARAMS | {name.lower() for name in redact}
+    if handler is None:
+        return functools.partial(_wrap, log=log, level=level, redacted=redacted)
+    return _wrap(handler, log=log, level=level, redacted=redacted)
+
+
+def _wrap(
+    handler: Callable[..., Any],
+    *,
+    log: logging.Logger,
+    level: int,
+    redacted: frozenset[str],
+) -> Handler:
+    inner = adapt_handler(handler)
+
+    def emit(request: Any, context: RouteContext, status: int, started: float, rid: str) -> None:
+        if not log.isEnabledFor(level):
+            return
+        environ = request.environ
+        entry = {
+            "method": request.method,
+            "path": _clip(request.path),
+            "query": _query(request.query_string, redacted),
+            "route": context.route or None,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "request_id": rid,
+            "ip": request.remote_addr,
+            "user_agent": _clip(environ.get("HTTP_USER_AGENT"), 512),
+        }
+        # ensure_ascii also escapes C1 controls and bidi overrides, not just CR/LF/ESC.
+        log.log(level, json.dumps(entry, ensure_ascii=True), extra={"access": entry})
+
+    @functools.wraps(handler)
+    def wrapped(request: Any, context: RouteContext | None = None) -> Any:
+        if context is None:
+            context = RouteContext()
+        incoming = request.headers.get("X-Request-ID")
+        rid = incoming if valid_request_id(incoming) else new_request_id()
+        context.state.request_id = rid
+        request.environ["handlerkit.request_id"] = rid  # for errors after the headers went out
+        started = time.perf_counter()
+        try:
+            response = inner(request, context)
+        except Exception as exc:
+            mapped = exception_response(exc, request.environ)
+            if mapped is None:
+                emit(request, context, 500, started, rid)
+                raise
+            response = mapped
+        if isinstance(response, (dict, list)):
+            response = NextResponse.json(response)
+        if isinstance(response, Response):
+            response.headers["X-Request-ID"] = rid
+            emit(request, context, response.status_code, started, rid)
+        else:
+            emit(request, context, 500, started, rid)  # the App answers 500 for this
+        return response
+
+    return mark_wrapper(wrapped, "with_logging")  # type: ignore[return-value]
