@@ -42,6 +42,8 @@ logger = logging.getLogger("handlerkit")
 MAX_PARAM_LENGTH = 1024
 
 _METHOD_SET = frozenset(METHODS)
+# Standard methods no route can export: a known method, so 405 + Allow, not 501.
+_KNOWN_METHODS = _METHOD_SET | {"TRACE", "CONNECT", "QUERY"}
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _LOCATION_SAFE = "/%:@!$&'()*+,;=-._~"
 _STATIC_500 = b'{"error":"internal_error","message":"An internal error occurred."}'
@@ -67,6 +69,11 @@ class App:
             cookies and tokens.
         debug: Put tracebacks in 500 bodies. Never enable it in production.
         wrap: A wrapper (usually ``compose(...)``) applied to every handler.
+        openapi_path: Serve the app's OpenAPI 3.1 document (built once, here)
+            at this static path, e.g. ``"/openapi.json"``. Off by default;
+            needs apispec (the ``openapi`` extra). See docs/openapi.md.
+        openapi_options: Passed to :func:`handlerkit.openapi.build_spec`
+            (``title``, ``version`` ...).
     """
 
     def __init__(
@@ -81,6 +88,8 @@ class App:
         secret_key: SecretKey | None = None,
         debug: bool = False,
         wrap: Wrapper | None = None,
+        openapi_path: str | None = None,
+        openapi_options: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(source, Router):
             routes, self.root_middleware = source.build(), None
@@ -101,6 +110,10 @@ class App:
             for method, func in route.exports.items():
                 handler = adapt_handler(func, source=route.source)
                 route.handlers[method] = wrap(handler) if wrap is not None else handler
+        if openapi_path is not None:
+            from .openapi import add_document_route  # apispec is imported only when asked for
+
+            add_document_route(self, openapi_path, wrap=wrap, **(openapi_options or {}))
             install_cors(route)  # preflights answered from the route's with_cors policy
             route.extra["middleware"] = tuple(compile_middleware(m) for m in route.middleware)
         self._root_spec: MiddlewareSpec | None = (
@@ -143,7 +156,7 @@ class App:
 
     def _respond(self, environ: dict[str, Any]) -> Response:
         method = environ.get("REQUEST_METHOD", "GET")
-        if method not in _METHOD_SET:
+        if method not in _KNOWN_METHODS:
             return error_response(501, "not_implemented", f"The method {_safe_method(method)} is not implemented.")
         if self.trusted_hosts is not None:
             try:

@@ -1,0 +1,525 @@
+"""OpenAPI 3.1: a document describing an App, built from its route table, wrapper labels and declared responses.
+
+Nothing here is written by hand twice. The paths come from the route table,
+the methods from what each ``route.py`` exports, request bodies and query
+parameters from the ``with_validation`` layer found along each handler's
+wrapper chain, security from ``with_auth``, the framework's own error answers
+from the wrappers that can produce them, and summaries from docstrings.
+Marshmallow schemas are converted by apispec's ``MarshmallowPlugin``.
+
+A handler names what it answers with :func:`responses`, a marker that adds
+no behaviour::
+
+    from handlerkit.openapi import responses
+
+    @responses({200: PostSchema, 404: None})
+    @compose(with_auth)
+    def GET(request, context): ...
+
+apispec (the ``openapi`` extra) is imported only when a document is built,
+so route modules can use :func:`responses` without it installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .errors import RouteDefinitionError
+from .handlers import wrapper_chain
+from .routing.segments import Kind, Segment
+
+if TYPE_CHECKING:
+    from .app import App
+    from .routing.tree import Route
+
+__all__ = [
+    "ERROR_SCHEMA",
+    "OPENAPI_VERSION",
+    "RESPONSES_ATTRIBUTE",
+    "add_document_route",
+    "add_subparser",
+    "build_spec",
+    "declared_responses",
+    "main",
+    "responses",
+    "spec_json",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The OpenAPI version of every document built here.
+OPENAPI_VERSION = "3.1.0"
+
+#: The attribute :func:`responses` sets on a handler.
+RESPONSES_ATTRIBUTE = "__handlerkit_responses__"
+
+#: The one JSON error shape, as a JSON Schema (the ``Error`` component).
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "handlerkit's one error shape.",
+    "properties": {
+        "error": {"type": "string", "description": "A machine-readable code, e.g. not_found."},
+        "message": {"type": "string", "description": "A human-readable sentence."},
+        "details": {"description": "Extra data, e.g. field messages for 422."},
+    },
+    "required": ["error", "message"],
+    "additionalProperties": False,
+}
+
+_ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_BEARER = "bearerAuth"
+_PARAM_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 1024}
+_STATUS_KEY = re.compile(r"^[1-5](?:[0-9]{2}|XX)$")
+
+# The statuses each built-in wrapper can answer with on its own, given its label.
+_WRAPPER_STATUSES: dict[str, Callable[[Mapping[str, Any]], Iterable[int]]] = {
+    "with_auth": lambda label: (401, 403) if label.get("roles") else (401,),
+    "with_rate_limit": lambda label: (429, 503) if label.get("on_storage_error") == "closed" else (429,),
+    "with_validation": lambda label: ((400, 413, 415, 422) if label.get("body") is not None else ())
+    + ((422,) if label.get("query") is not None else ()),
+    "with_idempotency": lambda label: (400, 409, 422),
+    "with_conditional": lambda label: (304, 412),
+    "with_webhook_signature": lambda label: (400, 401, 413),
+}
+
+
+# --------------------------------------------------------------------------- declaring
+
+
+def responses(declared: Mapping[int | str, Any]) -> Callable[[F], F]:
+    """Declare, for the OpenAPI document, what a handler answers with, by status.
+
+    It is a marker, not a wrapper: the handler is returned unchanged, with the
+    declaration attached. Put it anywhere in a decorator stack.
+
+    Each value is one of:
+
+    - a marshmallow ``Schema`` class or instance (``PostSchema(many=True)`` for a list);
+    - a JSON Schema ``dict``, used as is;
+    - ``None``: no body below 400, the one error shape (``Error``) from 400 up,
+      since ``ApiError`` always answers in it.
+
+    Keys are statuses (``201``) or ranges (``"2XX"``).
+
+    Args:
+        declared: Status -> schema.
+
+    Returns:
+        A decorator that attaches *declared* to the handler.
+
+    Raises:
+        RouteDefinitionError: A key is not a status between 100 and 599.
+    """
+    checked: dict[str, Any] = {}
+    for status, schema in declared.items():
+        key = str(status).upper()
+        if isinstance(status, bool) or not _STATUS_KEY.match(key):
+            raise RouteDefinitionError(f"responses(): {status!r} is not an HTTP status (100-599 or '2XX')", [])
+        checked[key] = schema
+
+    def decorator(func: F) -> F:
+        if not callable(func):
+            raise RouteDefinitionError(f"responses() decorates a handler, not {func!r}", [])
+        setattr(func, RESPONSES_ATTRIBUTE, checked)
+        return func
+
+    return decorator
+
+
+def declared_responses(handler: Callable[..., Any]) -> dict[str, Any] | None:
+    """Return what :func:`responses` declared on *handler* or any layer inside it, or ``None``."""
+    current: Any = handler
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found = getattr(current, RESPONSES_ATTRIBUTE, None)
+        if found is not None:
+            return found  # type: ignore[no-any-return]  # set by responses() only
+        current = getattr(current, "__wrapped__", None)
+    return None
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build_spec(
+    app: App,
+    *,
+    title: str = "handlerkit API",
+    version: str = "0.1.0",
+    description: str | None = None,
+    servers: Sequence[Mapping[str, Any]] | None = None,
+    automatic_methods: Iterable[str] = ("HEAD", "OPTIONS"),
+) -> dict[str, Any]:
+    """Return an OpenAPI 3.1 document for *app*.
+
+    Args:
+        app: The application to describe.
+        title: ``info.title``.
+        version: ``info.version`` (the API's version, not OpenAPI's).
+        description: ``info.description``.
+        servers: ``servers``; by default ``[{"url": base_path}]`` when the app has one.
+        automatic_methods: Which of the App's automatic methods to describe:
+            ``"HEAD"`` (for routes exporting GET) and ``"OPTIONS"`` (every route).
+
+    Returns:
+        The document as a JSON-ready ``dict``.
+
+    Raises:
+        ImportError: apispec is not installed (``pip install handlerkit[openapi]``).
+    """
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    info: dict[str, Any] = {}
+    if description:
+        info["description"] = description
+    if servers is not None:
+        info["servers"] = [dict(server) for server in servers]
+    elif app.base_path:
+        info["servers"] = [{"url": app.base_path}]
+    spec = APISpec(
+        title=title,
+        version=version,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[MarshmallowPlugin()],
+        **info,
+    )
+    spec.components.schema("Error", ERROR_SCHEMA)
+    automatic = {method.upper() for method in automatic_methods}
+    operation_ids: set[str] = set()
+    uses_bearer = False
+    for route in sorted(app.routes, key=lambda r: r.pattern):
+        if route.extra.get("openapi_document"):
+            continue
+        for path, segments, extension in _path_templates(route, app.trailing_slash):
+            operations: dict[str, Any] = {}
+            for method in route.methods:
+                operation, secured = _operation(route, method, segments, operation_ids)
+                uses_bearer = uses_bearer or secured
+                operations[method.lower()] = operation
+            if "HEAD" in automatic and "GET" in route.exports and "HEAD" not in route.exports:
+                operations["head"] = _head(operations["get"], operation_ids)
+            if "OPTIONS" in automatic and "OPTIONS" not in route.exports:
+                operations["options"] = _options(route, segments, operation_ids)
+            spec.path(path=path, operations=operations, parameters=_path_parameters(segments))
+            if extension:
+                spec._paths[path].update(extension)  # vendor keys on the path item; apispec has no API for them
+    if uses_bearer:
+        spec.components.security_scheme(
+            _BEARER,
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A token in `Authorization: Bearer <token>`, checked by with_auth.",
+            },
+        )
+    return spec.to_dict()  # type: ignore[no-any-return]  # apispec is untyped here
+
+
+def spec_json(app: App, **options: Any) -> bytes:
+    """Return :func:`build_spec` as compact UTF-8 JSON bytes."""
+    return json.dumps(build_spec(app, **options), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _path_templates(route: Route, trailing_slash: bool) -> list[tuple[str, list[Segment], dict[str, Any]]]:
+    """Return ``(OpenAPI path, segments, path-item extensions)``; two for an optional catch-all."""
+    segments = list(route.segments)
+    last = segments[-1] if segments else None
+    found: list[tuple[str, list[Segment], dict[str, Any]]] = []
+    if last is not None and last.kind is Kind.OPTIONAL_CATCH_ALL:
+        found.append((
+            _template(segments[:-1], trailing_slash),
+            segments[:-1],
+            {"x-handlerkit-route": route.pattern, "x-handlerkit-optional-catch-all": last.value},
+        ))
+    found.append((_template(segments, trailing_slash), segments, {"x-handlerkit-route": route.pattern}))
+    return found
+
+
+def _template(segments: list[Segment], trailing_slash: bool) -> str:
+    parts = [f"{{{s.value}}}" if s.kind is not Kind.STATIC else s.value for s in segments]
+    path = "/" + "/".join(parts)
+    return path + "/" if trailing_slash and parts else path
+
+
+def _path_parameters(segments: list[Segment]) -> list[dict[str, Any]]:
+    parameters = []
+    for segment in segments:
+        if segment.kind is Kind.STATIC:
+            continue
+        parameter: dict[str, Any] = {
+            "name": segment.value,
+            "in": "path",
+            "required": True,
+            "schema": dict(_PARAM_SCHEMA),
+        }
+        if segment.kind is Kind.DYNAMIC:
+            parameter["description"] = "One URL segment; `.`, `..` and NUL are refused with 400."
+        else:
+            optional = segment.kind is Kind.OPTIONAL_CATCH_ALL
+            parameter["x-handlerkit-catch-all"] = "optional" if optional else "required"
+            parameter["description"] = (
+                f"A {'n optional' if optional else ''} catch-all ({segment}): the server takes one or more "
+                "segments here and hands the handler a list. OpenAPI path parameters cannot "
+                "contain `/`, so this document describes one segment; a client may send more."
+                + (" The path without it is described separately." if optional else "")
+            ).replace("A n ", "An ")
+        parameters.append(parameter)
+    return parameters
+
+
+def _operation(
+    route: Route, method: str, segments: list[Segment], operation_ids: set[str]
+) -> tuple[dict[str, Any], bool]:
+    export = route.exports[method]
+    handler = route.handlers.get(method, export)
+    chain = wrapper_chain(handler)
+    names = {layer.get("name") for layer in chain}
+    operation: dict[str, Any] = {"operationId": _operation_id(method, segments, operation_ids)}
+    summary, text = _docstring(export)
+    if summary:
+        operation["summary"] = summary
+    if text:
+        operation["description"] = text
+
+    errors: set[int] = set()
+    validation = next((layer for layer in chain if layer.get("name") == "with_validation"), None)
+    for layer in chain:
+        statuses = _WRAPPER_STATUSES.get(str(layer.get("name")))
+        if statuses is not None:
+            errors.update(statuses(layer))
+    if any(s.kind is not Kind.STATIC for s in segments):
+        errors.update((400, 404))  # invalid_param from the App; a missing resource from the handler
+    body_schema = validation.get("body") if validation else None
+    if method in _BODY_METHODS or body_schema is not None:
+        errors.update((400, 413))  # malformed JSON; Content-Length above the route's limit
+    query_schema = validation.get("query") if validation else None
+    if query_schema is not None:
+        operation["parameters"] = [{"in": "query", "schema": query_schema}]
+    if body_schema is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body_schema}},
+        }
+    secured = "with_auth" in names
+    if secured:
+        operation["security"] = [{_BEARER: []}]
+
+    declared = declared_responses(export) or declared_responses(handler)
+    operation["responses"] = _responses(declared, errors, secured)
+    return operation, secured
+
+
+def _responses(declared: Mapping[str, Any] | None, errors: set[int], secured: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if declared is None:
+        result["2XX"] = {"description": "Success (the handler declares no response schema)."}
+    else:
+        for key, schema in declared.items():
+            result[key] = _response(key, schema)
+    for status in sorted(errors):
+        key = str(status)
+        if key in result:
+            continue
+        if status < 400:
+            result[key] = {"description": _phrase(key)}
+        else:
+            result[key] = _response(key, None)
+    if "401" in result and secured:
+        result["401"]["headers"] = {
+            "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`."}
+        }
+    if "429" in result:
+        result["429"]["headers"] = {
+            "Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait."}
+        }
+    return dict(sorted(result.items()))
+
+
+def _response(key: str, schema: Any) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": _phrase(key)}
+    if schema is None:
+        if key[0] in "45":
+            response["content"] = {"application/json": {"schema": dict(_ERROR_REF)}}
+        return response
+    response["content"] = {"application/json": {"schema": schema}}
+    return response
+
+
+def _phrase(key: str) -> str:
+    try:
+        return HTTPStatus(int(key)).phrase
+    except ValueError:
+        return {"1": "Informational", "2": "Success", "3": "Redirection", "4": "Client error", "5": "Server error"}[key[0]]
+
+
+def _head(get: dict[str, Any], operation_ids: set[str]) -> dict[str, Any]:
+    head: dict[str, Any] = {
+        "operationId": _unique("head" + get["operationId"][3:], operation_ids),
+        "summary": "The GET answer's status and headers, without a body (automatic).",
+        "responses": {
+            key: {k: v for k, v in value.items() if k != "content"} for key, value in get["responses"].items()
+        },
+    }
+    if "parameters" in get:
+        head["parameters"] = [dict(p) for p in get["parameters"]]  # apispec resolves them in place
+    if "security" in get:
+        head["security"] = get["security"]
+    return head
+
+
+def _options(route: Route, segments: list[Segment], operation_ids: set[str]) -> dict[str, Any]:
+    responses_: dict[str, Any] = {
+        "204": {
+            "description": "The methods this URL allows (automatic).",
+            "headers": {"Allow": {"schema": {"type": "string"}, "required": True}},
+        }
+    }
+    if any(s.kind is not Kind.STATIC for s in segments):
+        responses_["400"] = _response("400", None)
+    options: dict[str, Any] = {
+        "operationId": _operation_id("OPTIONS", segments, operation_ids),
+        "summary": "Allowed methods, or a CORS preflight answer when the route has with_cors (automatic).",
+        "responses": responses_,
+    }
+    if route.extra.get("options") is not None:
+        # A CORS preflight hook answers; without a preflight it still lists Allow.
+        responses_["200"] = {"description": "A CORS preflight answer."}
+    return options
+
+
+def _operation_id(method: str, segments: list[Segment], operation_ids: set[str]) -> str:
+    words = [re.sub(r"[^A-Za-z0-9]+", "_", s.value).strip("_") for s in segments] or ["root"]
+    return _unique("_".join([method.lower(), *[w for w in words if w]]), operation_ids)
+
+
+def _unique(candidate: str, operation_ids: set[str]) -> str:
+    name, n = candidate, 2
+    while name in operation_ids:
+        name, n = f"{candidate}_{n}", n + 1
+    operation_ids.add(name)
+    return name
+
+
+def _docstring(func: Callable[..., Any]) -> tuple[str, str]:
+    doc = inspect.getdoc(inspect.unwrap(func)) or ""
+    summary, _, rest = doc.partition("\n")
+    return summary.strip(), rest.strip()
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def add_document_route(
+    app: App, path: str, *, wrap: Callable[[Any], Any] | None = None, **options: Any
+) -> Route:
+    """Build *app*'s document once and add a ``GET path`` route serving it (``App(openapi_path=...)``).
+
+    The route goes through the route table's usual checks, so a ``route.py``
+    at the same URL is a :class:`~handlerkit.errors.DuplicateRouteError`. The
+    document describes the app's own routes, not this one.
+
+    Args:
+        app: The App, with its handlers already set.
+        path: A static URL path inside the app, e.g. ``"/openapi.json"``.
+        wrap: The App's ``wrap``, applied to this route as to every other.
+        **options: Passed to :func:`build_spec` (``title``, ``version`` ...).
+
+    Returns:
+        The added route.
+
+    Raises:
+        InvalidSegmentError, RouteDefinitionError: *path* is not a static path,
+            or another route already answers it.
+    """
+    from .handlers import adapt_handler
+    from .response import NextResponse
+    from .routing.segments import parse_path
+    from .routing.tree import make_route
+
+    source = f"App(openapi_path={path!r})"
+    segments = parse_path(path, source)
+    if any(s.kind is not Kind.STATIC for s in segments):
+        raise RouteDefinitionError(f"openapi_path {path!r} must be a static path", [source])
+    body = spec_json(app, **options)
+
+    def GET() -> NextResponse:  # noqa: N802 - a route handler
+        """The OpenAPI 3.1 document of this app."""
+        return NextResponse(body, 200, {"Content-Type": "application/json"})
+
+    route = make_route(segments, source, None, exports={"GET": GET})
+    route.extra["openapi_document"] = True
+    route.extra["max_body_size"] = app.max_body_size
+    handler = adapt_handler(GET, source=source)
+    route.handlers["GET"] = wrap(handler) if wrap is not None else handler
+    app.table.add(route)
+    return route
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_subparser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``openapi APP_DIR [--format json|yaml]`` to a ``handlerkit`` CLI's subparsers."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "openapi",
+        help="print the app's OpenAPI 3.1 document",
+        description="Print the OpenAPI 3.1 document of APP_DIR, built from its routes and schemas.",
+    )
+    _arguments(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app_dir", metavar="APP_DIR", help="the app directory of route.py files")
+    parser.add_argument("--format", choices=("json", "yaml"), default="json", help="output format (json)")
+    parser.add_argument("--title", default="handlerkit API", help="info.title")
+    parser.add_argument("--api-version", default="0.1.0", help="info.version, the API's own version")
+    parser.add_argument("--base-path", default="", help="the App's base_path, if it has one")
+    parser.add_argument("--output", "-o", default="-", help="write to this file instead of stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build and print the document for parsed CLI *args*; return the exit status."""
+    from .app import App
+
+    try:
+        app = App(args.app_dir, base_path=args.base_path)
+    except (FileNotFoundError, RouteDefinitionError) as exc:
+        print(f"handlerkit openapi: {exc}", file=sys.stderr)
+        return 1
+    document = build_spec(app, title=args.title, version=args.api_version)
+    if args.format == "yaml":
+        import yaml
+
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    else:
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``handlerkit openapi`` on its own: ``python -m handlerkit.openapi APP_DIR``."""
+    parser = argparse.ArgumentParser(prog="handlerkit openapi", description="Print an app's OpenAPI 3.1 document.")
+    _arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
+
