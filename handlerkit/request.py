@@ -30,6 +30,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntity
 from werkzeug.formparser import FormDataParser
 from werkzeug.http import parse_cookie
 from werkzeug.test import EnvironBuilder
+from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Request
 
 from .errors import ApiError, HandlerKitError
@@ -229,8 +230,9 @@ class NextURL:
 
     @cached_property
     def href(self) -> str:
-        """The full encoded URL, mount prefix and ``base_path`` included."""
-        return self._request.url
+        """The full percent-encoded URL, mount prefix and ``base_path`` included."""
+        # Werkzeug's request.url is an IRI (decoded); href is a URI, as in Fetch.
+        return iri_to_uri(self._request.url)
 
     def __str__(self) -> str:
         return self.href
@@ -599,12 +601,37 @@ class NextRequest(Request):
             return cached  # type: ignore[no-any-return]
         if self.__dict__.get("_hk_streamed"):
             raise HandlerKitError("the body was already consumed through request.body")
+        if self.__dict__.get("_hk_too_large"):
+            raise _too_large()
         try:
-            return self.get_data(cache=True)
+            data = self.get_data(cache=True)
         except RequestEntityTooLarge as exc:
             raise _too_large() from exc
         except ClientDisconnected as exc:
             raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
+        if self._overflows(len(data)):
+            self._cached_data = None
+            self.__dict__["_hk_too_large"] = True
+            raise _too_large()
+        return data
+
+    def _overflows(self, size: int) -> bool:
+        """Return whether a chunked body read up to the limit has more bytes behind it.
+
+        Werkzeug's ``LimitedStream`` stops quietly at ``max_content_length``
+        on a body without ``Content-Length`` (chunked, ``wsgi.input_terminated``);
+        one more byte from the server's stream tells "exactly the limit" from
+        "larger", so a large body is a 413 instead of being silently truncated.
+        """
+        limit = self.max_content_length
+        if limit is None or size < limit or self.content_length is not None:
+            return False
+        if "wsgi.input_terminated" not in self.environ:
+            return False
+        try:
+            return bool(self.environ["wsgi.input"].read(1))
+        except (OSError, ValueError):
+            return False
 
     def text(self) -> str:
         """Return the body decoded with its declared charset (UTF-8 by default), invalid bytes replaced."""
@@ -696,10 +723,19 @@ class NextRequest(Request):
         self.__dict__["_hk_streamed"] = True
         try:
             stream = self.stream
+            total = 0
+            limit = self.max_content_length
             while True:
+                if limit is not None and total >= limit:
+                    # Reading past the limit raises in Werkzeug even when the body
+                    # ends exactly there; ask the server's stream instead.
+                    if self._overflows(total):
+                        raise _too_large()
+                    return
                 chunk = stream.read(_CHUNK)
                 if not chunk:
                     return
+                total += len(chunk)
                 yield chunk
         except RequestEntityTooLarge as exc:
             raise _too_large() from exc
