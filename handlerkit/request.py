@@ -19,19 +19,20 @@ import json as _json
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from io import BytesIO
 from typing import IO, Any, BinaryIO
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.datastructures import EnvironHeaders, FileStorage, MultiDict
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.http import parse_cookie
 from werkzeug.test import EnvironBuilder
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Request
+from werkzeug.wsgi import _get_server
 
 from .errors import ApiError, HandlerKitError
 from .tokens import SecretKey, make_serializer
@@ -277,6 +278,11 @@ class RequestCookies:
     __slots__ = ("_cookies", "_secret_key")
 
     def __init__(self, header: str = "", secret_key: SecretKey | None = None) -> None:
+        if not header.isascii():
+            # WSGI passes headers as latin-1 text; Werkzeug decodes the bytes as strict
+            # UTF-8 and raises on anything else. Replace invalid bytes instead.
+            raw = header.encode("latin-1", "replace")
+            header = raw.decode("utf-8", "replace").encode("utf-8").decode("latin-1")
         self._cookies = [
             RequestCookie(name, value)
             for name, value in parse_cookie(header, cls=MultiDict).items(multi=True)
@@ -474,6 +480,30 @@ class FormData:
         return len(self.items())
 
 
+def _decode_wsgi(value: str) -> str:
+    # Werkzeug's WSGI decoding: the latin-1 environ string back to bytes, read as UTF-8.
+    return value.encode("latin1").decode(errors="replace")
+
+
+class _EnvironValue:
+    """A request attribute computed from ``environ`` on first read, then stored on the instance."""
+
+    def __init__(self, compute: Callable[[dict[str, Any]], Any], doc: str) -> None:
+        self.compute = compute
+        self.name = ""
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self.compute(instance.environ)
+        instance.__dict__[self.name] = value
+        return value
+
+
 class NextRequest(Request):
     """An incoming request with the Next.js ``NextRequest`` API on top of Werkzeug's.
 
@@ -503,6 +533,26 @@ class NextRequest(Request):
 
     #: The deepest JSON nesting :meth:`json` accepts before answering 400.
     max_json_depth = 128
+
+    # What Werkzeug's Request.__init__ computes eagerly, computed on first read
+    # instead when the app built the request (from_environ). __init__ still sets
+    # them all, as Werkzeug does.
+    method = _EnvironValue(lambda e: e.get("REQUEST_METHOD", "GET").upper(), "The method, upper-case.")
+    scheme = _EnvironValue(lambda e: e.get("wsgi.url_scheme", "http"), "The URL scheme, ``http`` by default.")
+    server = _EnvironValue(_get_server, "``(host, port)`` of the server; ``None`` when unknown.")
+    root_path = _EnvironValue(
+        lambda e: _decode_wsgi(e.get("SCRIPT_NAME") or "").rstrip("/"),
+        "The mount prefix without a trailing slash; ``\"\"`` when there is none.",
+    )
+    path = _EnvironValue(
+        lambda e: "/" + _decode_wsgi(e.get("PATH_INFO") or "").lstrip("/"),
+        "The path below the mount prefix; at least ``\"/\"``.",
+    )
+    query_string = _EnvironValue(
+        lambda e: e.get("QUERY_STRING", "").encode("latin1"), "The raw query string; ``b\"\"`` when none."
+    )
+    headers = _EnvironValue(EnvironHeaders, "The request headers (a live view of the environ).")
+    remote_addr = _EnvironValue(lambda e: e.get("REMOTE_ADDR"), "The client address; ``None`` when unknown.")
 
     #: Per-part memory limit for non-file form fields (Werkzeug's default).
     max_form_memory_size = 500_000
@@ -543,10 +593,13 @@ class NextRequest(Request):
         base_path: str,
     ) -> NextRequest:
         """Build a request for the app from a WSGI environ (the dispatch path)."""
-        # PERF: skips the test-construction branch of __init__; the dispatch path
-        # builds one request per call (benchmarks/inprocess.py, endpoint A).
+        # PERF: skips __init__ altogether: method, path, headers ... are read from
+        # the environ on first use (_EnvironValue below), so a handler that never
+        # looks at them pays nothing. Werkzeug's eager Request.__init__ cost about
+        # 2.5 µs of endpoint A's 17 µs (cProfile, benchmarks/results/2026-11-21.md).
         request = cls.__new__(cls)
-        Request.__init__(request, environ, populate_request=False)
+        request.environ = environ
+        request.shallow = False
         request.secret_key = secret_key
         request.max_content_length = max_body_size
         request.base_path = base_path
@@ -577,6 +630,31 @@ class NextRequest(Request):
         return RequestCookies(self.environ.get("HTTP_COOKIE", ""), self.secret_key)
 
     # -- body -----------------------------------------------------------------
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        """Return a spooled temporary file for one upload, remembered so :meth:`close` releases it.
+
+        Every file the multipart parser opens is tracked, including those of
+        a body that later fails to parse (too many parts, truncated), so the
+        app can close them all once the response is done.
+        """
+        stream = super()._get_file_stream(total_content_length, content_type, filename, content_length)
+        self.__dict__.setdefault("_hk_temp_files", []).append(stream)
+        return stream
+
+    def close(self) -> None:
+        """Close every uploaded file of this request; the app calls it after the response."""
+        try:
+            super().close()
+        finally:
+            for stream in self.__dict__.pop("_hk_temp_files", ()):
+                stream.close()
 
     def make_form_data_parser(self) -> FormDataParser:
         """Return a form parser that reports malformed bodies instead of hiding them."""
@@ -694,6 +772,9 @@ class NextRequest(Request):
             )
         if mimetype == "multipart/form-data" and not self.mimetype_params.get("boundary"):
             raise ApiError(400, "invalid_form", "The multipart body has no boundary.")
+        if mimetype == "multipart/form-data" and self.content_length == 0:
+            # Not even a closing boundary: an empty multipart body is malformed.
+            raise ApiError(400, "invalid_form", "The multipart body is empty.")
         try:
             self._load_form_data()
             form = FormData(self.form, self.files)
