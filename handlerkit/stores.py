@@ -255,9 +255,7 @@ def store_from_url(url: str, **options: Any) -> Store:
         return MemoryStore(**options)
     if scheme in ("redis", "rediss", "unix"):
         return RedisStore(url, **options)
-    raise ValueError(
-        f"unsupported store URL scheme {scheme!r}; use memory:// or redis://"
-    )
+    raise ValueError(f"unsupported store URL scheme {scheme!r}; use memory:// or redis://")
 
 
 def resolve_store(store: Store | str | None) -> Store:

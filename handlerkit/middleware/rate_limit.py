@@ -1,0 +1,297 @@
+"""with_rate_limit: counting requests per key with ``limits`` and refusing the excess with 429.
+
+Three strategies, named as ``limits`` names them:
+
+- ``"fixed-window"``: a counter per key that starts at the first hit and
+  expires after *window* seconds. Cheapest; allows up to 2 × *limit* across a
+  window boundary.
+- ``"moving-window"``: a log of hit times per key; exact over any *window*-long
+  span. Costs memory per hit.
+- ``"sliding-window"``: the current and previous fixed windows, weighted;
+  an approximation of the moving window at the cost of the fixed one.
+
+The storage is ``memory://`` (the default: counters live **in each worker
+process**, so with N gunicorn workers a client may get up to N × *limit*) or a
+``redis://`` URL shared by every worker and host. Storage and limiter are built
+lazily, once per process (after gunicorn forks), never per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from ..context import RouteContext
+from ..errors import ApiError
+from ..handlers import adapt_handler, mark_wrapper
+from ..response import NextResponse
+from ..typing import Handler
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+    from limits.strategies import RateLimiter
+
+    from ..request import NextRequest
+
+__all__ = ["STRATEGIES", "with_rate_limit"]
+
+logger = logging.getLogger("handlerkit.rate_limit")
+
+#: Strategy name -> ``limits.strategies`` class name.
+STRATEGIES = {
+    "fixed-window": "FixedWindowRateLimiter",
+    "moving-window": "MovingWindowRateLimiter",
+    "sliding-window": "SlidingWindowCounterRateLimiter",
+}
+
+_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
+
+#: Keys longer than this are hashed before they reach the storage.
+MAX_KEY_LENGTH = 200
+
+#: How often (seconds) a process logs that its rate-limit storage is failing.
+_WARN_EVERY = 10.0
+
+KeyFunc = Callable[["NextRequest", RouteContext], str]
+
+
+def default_key(request: NextRequest, context: RouteContext) -> str:
+    """Return the client IP (``request.ip``, trusted proxies only) and the route pattern."""
+    return f"{request.ip or 'unknown'}|{context.route or request.path}"
+
+
+class _Limiter:
+    """The per-process storage and limiter behind one ``with_rate_limit`` use."""
+
+    def __init__(self, storage: str, strategy: str, socket_timeout: float) -> None:
+        self.storage_url = storage
+        self.strategy = strategy
+        self.socket_timeout = socket_timeout
+        self._pid = 0
+        self._limiter: RateLimiter | None = None
+        self._lock = threading.Lock()
+        self._last_warning = -math.inf
+        self.errors: tuple[type[BaseException], ...] = (OSError,)
+
+    def get(self) -> RateLimiter:
+        limiter = self._limiter
+        if limiter is None or self._pid != os.getpid():
+            with self._lock:
+                if self._limiter is None or self._pid != os.getpid():
+                    self._limiter = self._build()
+                    self._pid = os.getpid()
+                limiter = self._limiter
+        return limiter
+
+    def _build(self) -> RateLimiter:
+        from limits import strategies
+        from limits.errors import StorageError
+        from limits.storage import storage_from_string
+
+        options: dict[str, Any] = {}
+        errors: list[type[BaseException]] = [OSError, StorageError]
+        if self.storage_url.partition("://")[0].lower() != "memory":
+            import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            # Short socket timeouts and no retries: a hung Redis costs about
+            # socket_timeout per request, not redis-py's default of seconds.
+            options = {
+                "socket_timeout": self.socket_timeout,
+                "socket_connect_timeout": self.socket_timeout,
+                "retry": Retry(NoBackoff(), 0),
+                "health_check_interval": 0,
+            }
+            errors.append(redis.RedisError)
+        storage = storage_from_string(self.storage_url, wrap_exceptions=True, **options)
+        self.errors = tuple(errors)
+        limiter_class = getattr(strategies, STRATEGIES[self.strategy])
+        return limiter_class(storage)  # type: ignore[no-any-return]
+
+    def warn(self) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_EVERY:
+            self._last_warning = now
+            logger.warning(
+                "rate-limit storage %s is unavailable; applying on_storage_error",
+                _redact(self.storage_url),
+                exc_info=True,
+            )
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return scheme + sep + rest
+
+
+@overload
+def with_rate_limit(handler: Callable[..., Any], /) -> Handler: ...
+
+
+@overload
+def with_rate_limit(
+    handler: None = None,
+    /,
+    *,
+    limit: int = ...,
+    window: int = ...,
+    strategy: Literal["fixed-window", "moving-window", "sliding-window"] = ...,
+    key: KeyFunc | None = ...,
+    storage: str = ...,
+    on_storage_error: Literal["open", "closed"] = ...,
+    socket_timeout: float = ...,
+) -> Callable[[Callable[..., Any]], Handler]: ...
+
+
+def with_rate_limit(
+    handler: Callable[..., Any] | None = None,
+    /,
+    *,
+    limit: int = 60,
+    window: int = 60,
+    strategy: Literal["fixed-window", "moving-window", "sliding-window"] = "fixed-window",
+    key: KeyFunc | None = None,
+    storage: str = "memory://",
+    on_storage_error: Literal["open", "closed"] = "open",
+    socket_timeout: float = 0.1,
+) -> Handler | Callable[[Callable[..., Any]], Handler]:
+    """Allow *limit* requests per *window* seconds per key; answer the excess with 429.
+
+    Works bare (``@with_rate_limit``: 60 requests per minute per client IP and
+    route) and configured (``with_rate_limit(limit=5, window=60)``).
+
+    Every response, including 2xx, carries ``X-RateLimit-Limit``,
+    ``X-RateLimit-Remaining`` (never negative) and ``X-RateLimit-Reset``
+    (whole seconds until the window resets). A refused request gets a 429 in
+    the JSON error shape with an integer ``Retry-After`` of at least 1.
+
+    When the storage fails (Redis refusing, or silent past *socket_timeout*):
+    ``on_storage_error="open"`` lets the request through with
+    ``X-RateLimit-Status: unavailable`` and a throttled warning on the
+    ``handlerkit.rate_limit`` logger; ``"closed"`` answers 503
+    ``rate_limit_unavailable``. Never a 500.
+
+    Args:
+        handler: The handler, when used bare.
+        limit: Requests allowed per window (at least 1).
+        window: The window in whole seconds (at least 1).
+        strategy: ``"fixed-window"``, ``"moving-window"`` or ``"sliding-window"``.
+        key: ``(request, context) -> str`` naming the bucket; defaults to the
+            client IP (``request.ip``, which honours only the App's trusted
+            proxies) plus the route pattern. Long keys are hashed.
+        storage: ``"memory://"`` (per process) or a ``redis://`` URL (shared).
+            Options ``limits`` understands may be added to the URL.
+        on_storage_error: ``"open"`` or ``"closed"``.
+        socket_timeout: Redis connect and reply timeout in seconds.
+
+    Raises:
+        ValueError: At configuration time, for a bad limit, window, strategy,
+            storage URL or policy.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError("with_rate_limit: limit must be an integer >= 1")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError("with_rate_limit: window must be a whole number of seconds >= 1")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"with_rate_limit: strategy must be one of {sorted(STRATEGIES)}")
+    if on_storage_error not in ("open", "closed"):
+        raise ValueError('with_rate_limit: on_storage_error must be "open" or "closed"')
+    if storage.partition("://")[0].lower() not in _SCHEMES or "://" not in storage:
+        raise ValueError('with_rate_limit: storage must be "memory://" or a redis:// URL')
+    if key is not None and not callable(key):
+        raise ValueError("with_rate_limit: key must be a callable (request, context) -> str")
+    key_func = key or default_key
+    fail_open = on_storage_error == "open"
+    holder = _Limiter(storage, strategy, socket_timeout)
+    item_box: list[RateLimitItem] = []
+    limit_header = str(limit)
+
+    def rate_item() -> RateLimitItem:
+        if not item_box:
+            from limits import RateLimitItemPerSecond
+
+            item_box.append(RateLimitItemPerSecond(limit, window))
+        return item_box[0]
+
+    def decorate(inner: Callable[..., Any]) -> Handler:
+        call = adapt_handler(inner)
+
+        @functools.wraps(inner)
+        def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
+            if context is None:
+                context = RouteContext()
+            bucket = key_func(request, context)
+            if not isinstance(bucket, str):
+                bucket = str(bucket)
+            if len(bucket) > MAX_KEY_LENGTH or not bucket.isprintable():
+                bucket = hashlib.sha256(bucket.encode("utf-8", "surrogatepass")).hexdigest()
+            try:
+                limiter = holder.get()
+                item = rate_item()
+                allowed = limiter.hit(item, bucket)
+                stats = limiter.get_window_stats(item, bucket)
+            except holder.errors:
+                holder.warn()
+                if not fail_open:
+                    raise ApiError(
+                        503,
+                        "rate_limit_unavailable",
+                        "The rate limiter is unavailable; try again shortly.",
+                        headers=[("Retry-After", "1"), ("X-RateLimit-Limit", limit_header)],
+                    ) from None
+                headers = [
+                    ("X-RateLimit-Limit", limit_header),
+                    ("X-RateLimit-Status", "unavailable"),
+                ]
+            else:
+                reset = max(0, math.ceil(stats.reset_time - time.time()))
+                headers = [
+                    ("X-RateLimit-Limit", limit_header),
+                    ("X-RateLimit-Remaining", str(max(0, min(limit, stats.remaining)))),
+                    ("X-RateLimit-Reset", str(reset)),
+                ]
+                if not allowed:
+                    retry_after = str(max(1, reset))
+                    raise ApiError(
+                        429,
+                        "rate_limited",
+                        f"Too many requests; retry after {retry_after} seconds.",
+                        headers=[("Retry-After", retry_after), *headers],
+                    )
+            try:
+                result = call(request, context)
+            except ApiError as exc:
+                exc.headers.extend(headers)
+                raise
+            if isinstance(result, (dict, list)):
+                result = NextResponse.json(result)
+            response_headers = getattr(result, "headers", None)
+            if response_headers is not None:
+                for name, value in headers:
+                    response_headers[name] = value
+            return result
+
+        return mark_wrapper(
+            wrapped,
+            "with_rate_limit",
+            limit=limit,
+            window=window,
+            strategy=strategy,
+            storage=_redact(storage),
+            on_storage_error=on_storage_error,
+            state=holder,
+        )
+
+    if handler is not None:
+        return decorate(handler)
+    return decorate
