@@ -31,6 +31,7 @@ from .response import NextResponse, error_response
 from .routing.matcher import MiddlewareSpec, compile_middleware
 from .routing.router import Router, build_table, load_tree
 from .routing.tree import Route
+from .sse import warn_if_sync_worker
 from .tokens import SecretKey
 from .typing import Wrapper
 
@@ -119,6 +120,7 @@ class App:
         self._root_spec: MiddlewareSpec | None = (
             compile_middleware(self.root_middleware) if self.root_middleware is not None else None
         )
+        warn_if_sync_worker(self.routes)  # long SSE streams die at gunicorn's sync-worker timeout
         self._static = self.table.static
         self._proxy_fix: Callable[..., Any] | None = None
         if trusted_proxies:
@@ -215,7 +217,16 @@ class App:
                 return error_response(413, "payload_too_large", "The request body is too large.")
         request = NextRequest.from_environ(environ, self.secret_key, limit, base)
         context = RouteContext(params, route=route.pattern)
-        return self.call_handler(handler, request, context, route, method)
+        response = self.call_handler(handler, request, context, route, method)
+        if "_hk_temp_files" in request.__dict__:
+            # Uploads spooled to temporary files are closed (and so removed)
+            # once the response is done: now for a buffered body, after the
+            # last chunk for a streamed one, which may still read them.
+            if type(response.response) is list:
+                request.close()
+            else:
+                response.call_on_close(request.close)
+        return response
 
     def call_handler(
         self,
@@ -478,7 +489,10 @@ class App:
                 if environ.get("REQUEST_METHOD") == "HEAD":
                     return []
                 return body  # type: ignore[no-any-return]
-        return response(environ, start_response)  # type: ignore[no-any-return]
+        app_iter = response(environ, start_response)
+        if type(body) is list or response.direct_passthrough:
+            return app_iter  # type: ignore[no-any-return]
+        return _GuardedStream(app_iter, environ, response)
 
     # -- routing --------------------------------------------------------------
 
@@ -557,6 +571,93 @@ class App:
         response = NextResponse(None, 308)
         response.headers["Location"] = target
         return response
+
+
+#: Most internal rewrites one request may go through (a guard against loops).
+MAX_REWRITES = 5
+
+_HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+# What a NextRequest caches about its body: carried over when middleware
+# replaces the request (header overrides, rewrites), so a body read by
+# middleware is still there for the handler.
+_BODY_STATE = ("stream", "_cached_data", "_hk_json", "_hk_form", "_hk_streamed", "form", "files", "_hk_temp_files")
+
+
+def _derive_request(old: NextRequest, environ: dict[str, Any]) -> NextRequest:
+    new = NextRequest.from_environ(environ, old.secret_key, old.max_content_length, old.base_path)
+    for key in _BODY_STATE:
+        if key in old.__dict__:
+            new.__dict__[key] = old.__dict__[key]
+    return new
+
+
+def _add_headers(response: Response, headers: list[tuple[str, str]]) -> Response:
+    for key, value in headers:
+        response.headers.add(key, value)
+    return response
+
+
+class _GuardedStream:
+    """A streamed body that logs an exception raised after the headers went out, then ends.
+
+    Iteration is delegated chunk by chunk (nothing is buffered) and ``close()``
+    is forwarded, so a generator's ``finally`` runs when the server closes the
+    response, including on client disconnect.
+    """
+
+    __slots__ = ("_app_iter", "_iterator", "_environ", "_response", "_done")
+
+    def __init__(self, app_iter: Iterable[bytes], environ: dict[str, Any], response: Response) -> None:
+        self._app_iter = app_iter
+        self._iterator = iter(app_iter)
+        self._environ = environ
+        self._response = response
+        self._done = False
+
+    def __iter__(self) -> _GuardedStream:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._done:
+            raise StopIteration
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            self._done = True
+            raise
+        except Exception:  # noqa: BLE001 - the status line is gone; log and end the body
+            self._done = True
+            self._log("an exception ended the streamed body of")
+            raise StopIteration from None
+
+    def close(self) -> None:
+        close = getattr(self._app_iter, "close", None)
+        if close is None:
+            return
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - a failing cleanup must not reach the server
+            self._log("an exception was raised closing the streamed body of")
+
+    def _log(self, what: str) -> None:
+        environ = self._environ
+        request_id = environ.get("handlerkit.request_id") or self._response.headers.get("X-Request-ID")
+        if not valid_request_id(request_id):
+            incoming = environ.get("HTTP_X_REQUEST_ID")
+            request_id = incoming if valid_request_id(incoming) else new_request_id()
+        logger.exception(
+            "%s %s %s (request id %s)",
+            what,
+            environ.get("REQUEST_METHOD", "GET"),
+            _safe_path(environ.get("PATH_INFO") or "/"),
+            request_id,
+        )
+
+
+def _safe_path(path: str) -> str:
+    # Logged paths never carry raw control characters (forged log lines).
+    return path.encode("unicode_escape").decode("ascii")[:512]
 
 
 #: Most internal rewrites one request may go through (a guard against loops).

@@ -28,7 +28,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from werkzeug.datastructures import Headers
-from werkzeug.http import HTTP_STATUS_CODES, dump_cookie
+from werkzeug.http import HTTP_STATUS_CODES, dump_cookie, parse_cookie
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
@@ -118,7 +118,8 @@ def _parse_set_cookie(header: str) -> ResponseCookie:
     name, _, value = first.partition("=")
     value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        # dump_cookie quotes with backslash and octal escapes (\054 for ","); undo them all.
+        value = parse_cookie(f"x={value}").get("x", value)
     cookie = ResponseCookie(name.strip(), value, path=None)
     for attribute in attributes:
         key, _, raw = attribute.strip().partition("=")
@@ -255,7 +256,10 @@ class ResponseCookies:
     def sign_pending(self, secret_key: SecretKey | None) -> None:
         """Sign the cookies that :meth:`set_signed` deferred; the app calls this."""
         pending = self._response.__dict__.pop("_hk_pending_signed", None)
-        for name, value, options in pending or ():
+        if not pending:
+            return
+        make_serializer(secret_key)  # no key: raise now rather than drop the cookies
+        for name, value, options in pending:
             self.set_signed(name, value, secret_key=secret_key, **options)
 
     def get(self, name: str) -> ResponseCookie | None:
