@@ -1,0 +1,1 @@
+"""Private helpers of the blog example: configuration, storage, schemas, security (never routed)."""
