@@ -122,7 +122,7 @@ def _wrap(
             "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             "request_id": rid,
-            "ip": request.remote_addr,
+            "ip": request.ip,
             "user_agent": _clip(environ.get("HTTP_USER_AGENT"), 512),
         }
         # ensure_ascii also escapes C1 controls and bidi overrides, not just CR/LF/ESC.

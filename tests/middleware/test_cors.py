@@ -1,0 +1,342 @@
+"""with_cors: allowlists, credentials, Vary, preflights (I1-I3), errors, and the App's automatic OPTIONS."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from handlerkit import ApiError, NextRequest, NextResponse, RouteContext, compose, with_auth, with_cors
+from handlerkit.middleware.cors import MAX_AGE_CAP, find_policy
+from handlerkit.tokens import issue_token
+
+APP_ORIGIN = "https://app.example.com"
+EVIL = "https://evil.example.net"
+
+
+def hello(request, context):  # type: ignore[no-untyped-def]
+    return NextResponse.json({"hello": "world"}, headers={"X-Request-ID": "r1"})
+
+
+def acah(response) -> list[str]:  # type: ignore[no-untyped-def]
+    return [h.strip() for h in response.headers.get("Access-Control-Allow-Headers", "").split(",") if h.strip()]
+
+
+def vary(response) -> set[str]:  # type: ignore[no-untyped-def]
+    return {v.strip().lower() for v in response.headers.get("Vary", "").split(",") if v.strip()}
+
+
+def allow_headers(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {k: v for k, v in response.headers.items() if k.lower().startswith("access-control-allow-")}
+
+
+def get(handler, origin=None, method="GET", headers=None):  # type: ignore[no-untyped-def]
+    sent = dict(headers or {})
+    if origin is not None:
+        sent["Origin"] = origin
+    return handler(NextRequest("/x", method=method, headers=sent), RouteContext())
+
+
+def preflight(handler, origin=APP_ORIGIN, method="PUT", request_headers=None):  # type: ignore[no-untyped-def]
+    headers = {"Access-Control-Request-Method": method}
+    if request_headers:
+        headers["Access-Control-Request-Headers"] = request_headers
+    return get(handler, origin, "OPTIONS", headers)
+
+
+strict = with_cors(
+    origins=[APP_ORIGIN, re.compile(r"https://[a-z0-9-]+\.preview\.example\.com")],
+    methods=["GET", "PUT"],
+    headers=["Content-Type", "Authorization", "X-Client"],
+    expose_headers=["X-Request-ID"],
+    credentials=True,
+    max_age=86400,
+)
+
+
+# ------------------------------------------------------------------ configuration
+
+
+def test_star_with_credentials_is_refused_at_configuration_time() -> None:
+    with pytest.raises(ValueError, match="credentials"):
+        with_cors(origins="*", credentials=True)
+    with pytest.raises(ValueError, match="credentials"):
+        with_cors(origins=["*"], credentials=True)
+
+
+@pytest.mark.parametrize("origin", ["https://app.example.com/", "https://app.example.com/path", "app.example.com", ""])
+def test_malformed_origins_are_refused(origin: str) -> None:
+    with pytest.raises(ValueError, match="not an origin"):
+        with_cors(origins=[origin])
+
+
+def test_max_age_is_capped_and_validated() -> None:
+    assert MAX_AGE_CAP == 7200
+    assert preflight(strict(hello)).headers["Access-Control-Max-Age"] == "7200"
+    assert preflight(with_cors(origins=[APP_ORIGIN], methods=["PUT"], max_age=30)(hello)).headers[
+        "Access-Control-Max-Age"
+    ] == "30"
+    assert "Access-Control-Max-Age" not in preflight(with_cors(origins=[APP_ORIGIN], methods=["PUT"], max_age=None)(hello)).headers
+    with pytest.raises(ValueError, match="max_age"):
+        with_cors(max_age=-1)
+
+
+def test_lists_are_required_for_methods_and_headers() -> None:
+    with pytest.raises(TypeError):
+        with_cors(methods="GET")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------ actual requests
+
+
+def test_an_allowed_origin_is_echoed_with_credentials_expose_and_vary() -> None:
+    response = get(strict(hello), APP_ORIGIN)
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert response.headers["Access-Control-Expose-Headers"] == "X-Request-ID"
+    assert "origin" in vary(response)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        EVIL,
+        "https://app.example.com.evil.net",
+        "http://app.example.com",
+        "https://app.example.com:8443",
+        "https://APP.example.com",
+        "null",
+        "https://x.preview.example.com.evil.net",
+        "https://evil.net?https://a.preview.example.com",
+        "https://a.b.preview.example.com",
+    ],
+)
+def test_i1_a_refused_origin_gets_no_allow_headers(origin: str) -> None:
+    response = get(strict(hello), origin)
+    assert response.status_code == 200
+    assert allow_headers(response) == {}
+    assert "Access-Control-Expose-Headers" not in response.headers
+    assert "origin" in vary(response)
+
+
+def test_patterns_match_the_whole_origin() -> None:
+    response = get(strict(hello), "https://pr-12.preview.example.com")
+    assert response.headers["Access-Control-Allow-Origin"] == "https://pr-12.preview.example.com"
+
+
+def test_vary_origin_is_sent_even_without_an_origin_and_merged_with_existing_vary() -> None:
+    def varying(request, context):  # type: ignore[no-untyped-def]
+        return NextResponse.json({}, headers={"Vary": "Accept-Encoding"})
+
+    assert "origin" in vary(get(strict(hello)))
+    assert vary(get(strict(varying), APP_ORIGIN)) == {"accept-encoding", "origin"}
+
+
+def test_bare_with_cors_allows_any_origin_without_credentials_or_vary() -> None:
+    response = get(with_cors(hello), EVIL)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    assert "origin" not in vary(response)
+
+
+def test_cors_headers_are_added_to_error_responses_keeping_the_error_shape() -> None:
+    def failing(request, context):  # type: ignore[no-untyped-def]
+        raise ApiError(409, "conflict", "Already exists.", {"id": 1}, headers={"X-Extra": "1"})
+
+    response = get(strict(failing), APP_ORIGIN)
+    assert response.status_code == 409
+    assert response.json() == {"error": "conflict", "message": "Already exists.", "details": {"id": 1}}
+    assert response.headers["X-Extra"] == "1"
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+
+
+def test_unexpected_exceptions_still_reach_the_app_boundary() -> None:
+    def broken(request, context):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        get(strict(broken), APP_ORIGIN)
+
+
+def test_dict_results_are_decorated_too() -> None:
+    response = get(strict(lambda request: {"a": 1}), APP_ORIGIN)
+    assert response.json() == {"a": 1}
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+
+
+# ------------------------------------------------------------------ preflights
+
+
+def test_a_preflight_is_answered_without_calling_the_handler() -> None:
+    called: list[int] = []
+
+    def handler(request, context):  # type: ignore[no-untyped-def]
+        called.append(1)
+        return NextResponse.json({})
+
+    response = preflight(strict(handler), request_headers="content-type, x-client")
+    assert response.status_code == 204 and called == []
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert response.headers["Access-Control-Allow-Methods"] == "GET, PUT"
+    assert acah(response) == ["Content-Type", "X-Client"]
+    assert {"origin", "access-control-request-method", "access-control-request-headers"} <= vary(response)
+    assert response.get_data() == b""
+
+
+def test_i2_a_preflight_for_a_refused_method_gets_no_allow_headers() -> None:
+    response = preflight(strict(hello), method="DELETE", request_headers="content-type")
+    assert response.status_code == 204
+    assert allow_headers(response) == {}
+
+
+def test_i2_only_allowlisted_request_headers_are_echoed() -> None:
+    response = preflight(strict(hello), request_headers="X-Client, X-Evil, Cookie, authorization")
+    assert acah(response) == ["X-Client", "Authorization"]
+    response = preflight(strict(hello), request_headers="x-evil")
+    assert "Access-Control-Allow-Headers" not in response.headers
+
+
+def test_i2_a_preflight_from_a_refused_origin_gets_no_allow_headers() -> None:
+    response = preflight(strict(hello), origin=EVIL, request_headers="content-type")
+    assert allow_headers(response) == {}
+    assert "Access-Control-Max-Age" not in response.headers
+
+
+def test_default_methods_outside_an_app_are_the_simple_ones() -> None:
+    handler = with_cors(hello)
+    assert preflight(handler, method="POST").headers["Access-Control-Allow-Methods"] == "GET, HEAD, POST"
+    assert allow_headers(preflight(handler, method="DELETE")) == {}
+
+
+def test_the_policy_is_found_along_the_wrapped_chain() -> None:
+    handler = with_auth(secret_key="k")(strict(hello))
+    policy = find_policy(handler)
+    assert policy is not None and policy.credentials
+    assert find_policy(with_auth(secret_key="k")(hello)) is None
+
+
+# --------------------------------------------------------------- through an App
+
+ROUTES = {
+    # The seed order: auth outside cors.
+    "auth-outside/route.py": """
+        from handlerkit import NextResponse, compose, with_auth, with_cors
+
+        cors = with_cors(origins=["https://app.example.com"], credentials=True, max_age=99999)
+
+        @compose(with_auth, cors)
+        def GET(request, context):
+            return NextResponse.json({"user": context.state.user["sub"]})
+
+        @compose(with_auth, cors)
+        def DELETE(request, context):
+            return NextResponse(None, 204)
+    """,
+    # The recommended order: cors outside auth.
+    "auth-inside/route.py": """
+        from handlerkit import NextResponse, compose, with_auth, with_cors
+
+        @compose(with_cors(origins=["https://app.example.com"]), with_auth)
+        def GET(request, context):
+            return NextResponse.json({"user": context.state.user["sub"]})
+    """,
+    # The route exports OPTIONS itself, unprotected by cors.
+    "exports-options/route.py": """
+        from handlerkit import NextResponse, compose, with_auth, with_cors
+
+        @compose(with_auth, with_cors(origins=["https://app.example.com"], methods=["GET", "PATCH"]))
+        def PATCH(request, context):
+            return NextResponse.json({"patched": True})
+
+        def OPTIONS(request):
+            raise RuntimeError("the preflight reached the handler")
+    """,
+    "plain/route.py": """
+        def GET(request):
+            return {"plain": True}
+    """,
+}
+
+PREFLIGHT = {
+    "Origin": APP_ORIGIN,
+    "Access-Control-Request-Method": "GET",
+    "Access-Control-Request-Headers": "authorization",
+}
+
+
+@pytest.mark.parametrize("path", ["/auth-outside", "/auth-inside"])
+def test_i3_preflight_to_an_auth_route_is_answered_before_auth_whatever_the_order(make_client, path: str) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(ROUTES, secret_key="k")
+    response = client.options(path, headers=PREFLIGHT)
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert "GET" in response.headers["Access-Control-Allow-Methods"]
+    assert acah(response) == ["Authorization"]
+    assert int(response.headers["Access-Control-Max-Age"]) <= 7200
+    assert "OPTIONS" in response.headers["Allow"]
+    assert "WWW-Authenticate" not in response.headers
+
+
+def test_app_preflight_uses_the_routes_methods_by_default(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(ROUTES, secret_key="k")
+    response = client.options("/auth-outside", headers={**PREFLIGHT, "Access-Control-Request-Method": "DELETE"})
+    assert response.headers["Access-Control-Allow-Methods"] == "DELETE, GET, HEAD"
+    response = client.options("/auth-outside", headers={**PREFLIGHT, "Access-Control-Request-Method": "PUT"})
+    assert allow_headers(response) == {}
+
+
+def test_preflight_never_reaches_an_exported_options_handler(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(ROUTES, secret_key="k")
+    response = client.options("/exports-options", headers={**PREFLIGHT, "Access-Control-Request-Method": "PATCH"})
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert response.headers["Access-Control-Allow-Methods"] == "GET, PATCH"
+
+
+def test_errors_from_layers_outside_with_cors_carry_cors_headers(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(ROUTES, secret_key="k")
+    response = client.get("/auth-outside", headers={"Origin": APP_ORIGIN})
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "origin" in vary(response)
+    refused = client.get("/auth-outside", headers={"Origin": EVIL})
+    assert refused.status_code == 401 and allow_headers(refused) == {}
+
+
+def test_actual_requests_through_the_app(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(ROUTES, secret_key="k")
+    token = issue_token({"sub": "ada"}, secret_key="k")
+    for path in ("/auth-outside", "/auth-inside"):
+        response = client.get(path, headers={"Origin": APP_ORIGIN, "Authorization": f"Bearer {token}"})
+        assert response.json() == {"user": "ada"}
+        assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+        head = client.head(path, headers={"Origin": APP_ORIGIN, "Authorization": f"Bearer {token}"})
+        assert head.status_code == 200 and head.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+
+
+def test_routes_without_cors_are_untouched(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(ROUTES, secret_key="k")
+    response = client.options("/plain", headers=PREFLIGHT)
+    assert response.status_code == 204
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert allow_headers(response) == {}
+    assert allow_headers(client.get("/plain", headers={"Origin": APP_ORIGIN})) == {}
+
+
+def test_a_non_preflight_options_gets_allow_and_cors_headers(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(ROUTES, secret_key="k")
+    response = client.options("/auth-inside", headers={"Origin": APP_ORIGIN})
+    assert response.status_code == 204
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+
+
+def test_app_wide_cors_through_wrap(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(ROUTES, secret_key="k", wrap=compose(with_cors(origins=[APP_ORIGIN])))
+    response = client.options("/plain", headers=PREFLIGHT)
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert client.get("/plain", headers={"Origin": APP_ORIGIN}).headers["Access-Control-Allow-Origin"] == APP_ORIGIN
