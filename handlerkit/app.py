@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 from .context import RouteContext, new_request_id, valid_request_id
 from .errors import ApiError
 from .handlers import METHODS, adapt_handler
+from .middleware.cache import segment_cache
 from .middleware.cors import install_cors
 from .middleware.errors import exception_response
 from .request import DEFAULT_MAX_BODY_SIZE, NextRequest
@@ -32,6 +33,7 @@ from .routing.matcher import MiddlewareSpec, compile_middleware
 from .routing.router import Router, build_table, load_tree
 from .routing.tree import Route
 from .sse import warn_if_sync_worker
+from .stores import Store, resolve_store
 from .tokens import SecretKey
 from .typing import Wrapper
 
@@ -70,6 +72,10 @@ class App:
             cookies and tokens.
         debug: Put tracebacks in 500 bodies. Never enable it in production.
         wrap: A wrapper (usually ``compose(...)``) applied to every handler.
+        cache_store: Where ``revalidate = N`` routes keep their cached GET
+            answers: a :class:`~handlerkit.stores.Store`, a ``redis://`` URL
+            (shared by workers and hosts), or ``None`` for an in-process
+            ``MemoryStore`` (per worker). See docs/caching.md.
         openapi_path: Serve the app's OpenAPI 3.1 document (built once, here)
             at this static path, e.g. ``"/openapi.json"``. Off by default;
             needs apispec (the ``openapi`` extra). See docs/openapi.md.
@@ -89,6 +95,7 @@ class App:
         secret_key: SecretKey | None = None,
         debug: bool = False,
         wrap: Wrapper | None = None,
+        cache_store: Store | str | None = None,
         openapi_path: str | None = None,
         openapi_options: dict[str, Any] | None = None,
     ) -> None:
@@ -106,10 +113,15 @@ class App:
         self.secret_key = secret_key
         self.debug = debug
         self.trusted_hosts = list(trusted_hosts) if trusted_hosts is not None else None
+        self.cache_store: Store = resolve_store(cache_store)
         for route in self.routes:
+            # revalidate/dynamic segment config: the cache sits innermost, inside `wrap`.
+            segment = segment_cache(route.config, self.cache_store)
             route.extra["max_body_size"] = route.config.get("max_body_size", max_body_size)
             for method, func in route.exports.items():
                 handler = adapt_handler(func, source=route.source)
+                if segment is not None and method in ("GET", "HEAD"):
+                    handler = segment(handler)
                 route.handlers[method] = wrap(handler) if wrap is not None else handler
         if openapi_path is not None:
             from .openapi import add_document_route  # apispec is imported only when asked for

@@ -1,0 +1,328 @@
+"""with_cache: storing whole GET/HEAD 200 responses in a store and answering repeats from it.
+
+The cache key is the method, the path, the query string in canonical (sorted)
+order and the values of the request headers declared in ``vary``; nothing else
+a client sends (``X-Forwarded-Host``, ``Host``, ...) can change which entry is
+read or written, so it cannot be used to poison the cache.
+
+What is never stored:
+
+- anything but a buffered 200 answer to GET (streamed bodies are passed
+  through untouched, never consumed); HEAD is answered from the GET entry but
+  never writes one;
+- a response that sets a cookie, or whose ``Cache-Control`` says ``private``,
+  ``no-store`` or ``no-cache``;
+- a response with ``Vary: *`` or varying on a header not declared in ``vary``
+  (``Authorization`` included);
+- anything for a request carrying ``Authorization`` or ``Cookie``, unless that
+  header is declared in ``vary`` (and so part of the key): such answers are
+  usually personal.
+
+This module also turns the ``revalidate``/``dynamic`` segment config into a
+wrapper (:func:`segment_cache`), which the App applies to GET and HEAD.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, overload
+
+from ..context import RouteContext
+from ..errors import ApiError
+from ..handlers import adapt_handler, mark_wrapper
+from ..response import NextResponse
+from ..stores import Store, StoreError, resolve_store
+from ..typing import Handler, Wrapper
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
+    from ..request import NextRequest
+
+__all__ = ["is_storable", "segment_cache", "with_cache"]
+
+logger = logging.getLogger("handlerkit.cache")
+
+_CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
+_PRIVATE_REQUEST_HEADERS = ("authorization", "cookie")
+_UNCACHEABLE_DIRECTIVES = frozenset({"private", "no-store", "no-cache"})
+# Headers that describe this one exchange, not the representation: never replayed.
+_NOT_STORED = frozenset(
+    {
+        "age",
+        "connection",
+        "content-length",
+        "date",
+        "keep-alive",
+        "retry-after",
+        "set-cookie",
+        "transfer-encoding",
+        "x-cache",
+        "x-request-id",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-status",
+    }
+)
+_FORMAT = 1
+
+
+def _directives(value: str | None) -> set[str]:
+    if not value:
+        return set()
+    return {part.split("=", 1)[0].strip().lower() for part in value.split(",")}
+
+
+def _vary_names(value: str | None) -> set[str]:
+    if not value:
+        return set()
+    return {part.strip().lower() for part in value.split(",") if part.strip()}
+
+
+def bypasses_cache(request: NextRequest, declared: frozenset[str]) -> bool:
+    """Return whether *request* carries ``Authorization``/``Cookie`` not declared in ``vary``."""
+    environ = request.environ
+    return ("authorization" not in declared and "HTTP_AUTHORIZATION" in environ) or (
+        "cookie" not in declared and "HTTP_COOKIE" in environ
+    )
+
+
+def is_storable(response: Response, declared: frozenset[str] = frozenset()) -> bool:
+    """Return whether *response* may be stored by a shared cache keyed on *declared* headers.
+
+    Args:
+        response: The handler's response.
+        declared: Lower-case header names that are part of the cache key.
+    """
+    if response.status_code != 200 or response.is_streamed or response.direct_passthrough:
+        return False
+    if getattr(response, "middleware_action", None) is not None:
+        return False
+    headers = response.headers
+    if "Set-Cookie" in headers or "_hk_pending_signed" in response.__dict__:
+        return False
+    if _directives(headers.get("Cache-Control")) & _UNCACHEABLE_DIRECTIVES:
+        return False
+    vary = _vary_names(headers.get("Vary"))
+    return "*" not in vary and vary <= declared
+
+
+def _canonical_query(request: NextRequest) -> str:
+    pairs = sorted(request.args.items(multi=True))
+    return json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
+
+
+def _cache_key(request: NextRequest, vary: tuple[str, ...]) -> str:
+    # HEAD reads the GET entry: the same representation, without the body.
+    method = "GET" if request.method == "HEAD" else request.method
+    parts: list[Any] = [method, request.root_path + request.path, _canonical_query(request)]
+    for name in vary:
+        parts.append(request.headers.get(name))
+    raw = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _encode(response: Response, body: bytes) -> bytes:
+    headers = [[k, v] for k, v in response.headers.items() if k.lower() not in _NOT_STORED]
+    head = {"v": _FORMAT, "status": response.status_code, "headers": headers, "at": time.time()}
+    return json.dumps(head, separators=(",", ":")).encode("utf-8") + b"\n" + body
+
+
+def _decode(data: bytes) -> NextResponse | None:
+    head_raw, sep, body = data.partition(b"\n")
+    if not sep:
+        return None
+    try:
+        head = json.loads(head_raw)
+        if head.get("v") != _FORMAT:
+            return None
+        response = NextResponse(body, head["status"], [tuple(h) for h in head["headers"]])
+        age = max(0, int(time.time() - float(head["at"])))
+    except (ValueError, TypeError, KeyError):
+        return None
+    response.headers["Age"] = str(age)
+    return response
+
+
+def _to_response(result: Any) -> Any:
+    if isinstance(result, (dict, list)):
+        return NextResponse.json(result)
+    return result
+
+
+def _build(
+    ttl: float,
+    store: Store,
+    vary: tuple[str, ...],
+    max_size: int,
+    prefix: str,
+    after: Callable[[NextRequest, Any, bool], None] | None = None,
+) -> Wrapper:
+    declared = frozenset(name.lower() for name in vary)
+
+    def decorate(inner: Callable[..., Any]) -> Handler:
+        call = adapt_handler(inner)
+
+        @functools.wraps(inner)
+        def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
+            if context is None:
+                context = RouteContext()
+            if request.method not in _CACHEABLE_METHODS or bypasses_cache(request, declared):
+                result = _to_response(call(request, context))
+                if after is not None:
+                    after(request, result, False)
+                return result
+            key = prefix + _cache_key(request, vary)
+            usable = True
+            try:
+                cached = store.get(key)
+            except StoreError:
+                logger.warning("cache store unavailable; answering without it", exc_info=True)
+                cached, usable = None, False
+            if cached is not None:
+                response = _decode(cached)
+                if response is not None:
+                    response.headers["X-Cache"] = "HIT"
+                    return response
+            result = _to_response(call(request, context))
+            if not hasattr(result, "headers"):
+                return result
+            storable = is_storable(result, declared)
+            if after is not None:
+                after(request, result, storable)
+            # HEAD never writes: a route's own HEAD handler may answer without a body.
+            if usable and storable and request.method == "GET":
+                body = result.get_data()
+                if len(body) <= max_size:
+                    try:
+                        store.set(key, _encode(result, body), ttl)
+                    except StoreError:
+                        logger.warning("cache store unavailable; not storing", exc_info=True)
+            result.headers["X-Cache"] = "MISS"
+            return result
+
+        return mark_wrapper(wrapped, "with_cache", ttl=ttl, vary=vary)
+
+    return decorate
+
+
+@overload
+def with_cache(handler: Callable[..., Any], /) -> Handler: ...
+
+
+@overload
+def with_cache(
+    handler: None = None,
+    /,
+    *,
+    ttl: float = ...,
+    store: Store | str | None = ...,
+    vary: Iterable[str] = ...,
+    max_size: int = ...,
+) -> Wrapper: ...
+
+
+def with_cache(
+    handler: Callable[..., Any] | None = None,
+    /,
+    *,
+    ttl: float = 60,
+    store: Store | str | None = None,
+    vary: Iterable[str] = (),
+    max_size: int = 1024 * 1024,
+) -> Handler | Wrapper:
+    """Answer repeated GET/HEAD requests from a store for *ttl* seconds.
+
+    Responses carry ``X-Cache: MISS`` when the handler ran and ``X-Cache: HIT``
+    (plus ``Age``) when they came from the store. Only buffered 200 responses
+    are stored, with their status, headers and body; see the module docstring
+    for what is never stored. A store that fails is skipped (the handler
+    answers), never a 500.
+
+    Args:
+        handler: The handler, when used bare (60 s, a per-process memory store).
+        ttl: Seconds an entry lives.
+        store: A :class:`~handlerkit.stores.Store`, a ``memory://``/``redis://``
+            URL, or ``None`` for a new per-process ``MemoryStore``.
+        vary: Request header names that are part of the key (``"Accept"``,
+            ``"Accept-Language"`` ...). Declaring ``"Authorization"`` or
+            ``"Cookie"`` caches per credential instead of bypassing.
+        max_size: Bodies larger than this many bytes are not stored.
+
+    Raises:
+        ValueError: At configuration time, for a non-positive *ttl* or a
+            header name given as one string instead of a list.
+    """
+    if isinstance(vary, str):
+        raise ValueError('with_cache: vary must be a list of header names, e.g. ["Accept"]')
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+        raise ValueError("with_cache: ttl must be a number of seconds > 0")
+    names = tuple(vary)
+    for name in names:
+        if not isinstance(name, str) or not name or not name.isascii() or not name.isprintable():
+            raise ValueError(f"with_cache: {name!r} is not a header name")
+    wrapper = _build(ttl, resolve_store(store), names, max_size, "cache:")
+    if handler is not None:
+        return wrapper(handler)
+    return wrapper
+
+
+# -- segment config ------------------------------------------------------------------
+
+
+def _public_header(seconds: int) -> Callable[[NextRequest, Any, bool], None]:
+    value = f"public, s-maxage={seconds}, stale-while-revalidate"
+
+    def after(request: NextRequest, response: Any, storable: bool) -> None:
+        # Only answers a shared cache may keep get "public"; personal ones
+        # (cookies, Authorization) get nothing rather than a wrong promise.
+        if storable and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = value
+
+    return after
+
+
+def _no_store(handler: Callable[..., Any]) -> Handler:
+    call = adapt_handler(handler)
+
+    @functools.wraps(handler)
+    def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
+        try:
+            result = _to_response(call(request, context if context is not None else RouteContext()))
+        except ApiError as exc:
+            exc.headers.append(("Cache-Control", "no-store"))
+            raise
+        if hasattr(result, "headers") and "Cache-Control" not in result.headers:
+            result.headers["Cache-Control"] = "no-store"
+        return result
+
+    return mark_wrapper(wrapped, "dynamic", cache_control="no-store")
+
+
+def segment_cache(config: Mapping[str, Any], store: Store) -> Wrapper | None:
+    """Return the wrapper a route's ``revalidate``/``dynamic`` config asks for, or ``None``.
+
+    - ``revalidate = N`` (N > 0): cache GET/HEAD 200s for N seconds in *store*
+      and mark storable answers ``Cache-Control: public, s-maxage=N,
+      stale-while-revalidate``.
+    - ``revalidate = 0`` or ``dynamic = "force-dynamic"``: ``Cache-Control:
+      no-store`` (unless the handler set its own ``Cache-Control``).
+    - Neither (or ``revalidate = False``): ``None``: nothing cached, no header.
+
+    Args:
+        config: The route's segment config.
+        store: The app's cache store.
+    """
+    revalidate = config.get("revalidate", False)
+    if config.get("dynamic") == "force-dynamic" or (revalidate == 0 and revalidate is not False):
+        return _no_store
+    if revalidate is False or revalidate is None:
+        return None
+    seconds = int(revalidate)
+    return _build(seconds, store, (), 1024 * 1024, "revalidate:", after=_public_header(seconds))
