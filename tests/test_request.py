@@ -171,7 +171,11 @@ def test_request_cookies_api_and_first_wins_for_duplicates() -> None:
     assert (first.name, first.value) == ("a", "1")
     assert cookies.get("missing") is None
     assert [c.value for c in cookies.get_all("a")] == ["1", "2"]
-    assert sorted((c.name, c.value) for c in cookies.get_all()) == [("a", "1"), ("a", "2"), ("b", "two")]
+    assert sorted((c.name, c.value) for c in cookies.get_all()) == [
+        ("a", "1"),
+        ("a", "2"),
+        ("b", "two"),
+    ]
     assert cookies.has("b") and not cookies.has("c")
     assert "b" in cookies
     assert len(cookies) == 3
@@ -185,14 +189,21 @@ def test_request_without_cookie_header_has_an_empty_jar() -> None:
 
 @pytest.mark.parametrize(
     "header",
-    ['=__Host-x=bad; ok=1', 'a="unterminated; ok=1', "a=\x01\x02; ok=1", "big=" + "x" * 8192 + "; ok=1"],
+    [
+        "=__Host-x=bad; ok=1",
+        'a="unterminated; ok=1',
+        "a=\x01\x02; ok=1",
+        "big=" + "x" * 8192 + "; ok=1",
+    ],
 )
 def test_hostile_cookie_headers_parse_leniently(header: str) -> None:
     cookies = RequestCookies(header)
     assert cookies.get("ok") is not None or len(cookies) >= 1
 
 
-def _signed(value: Any, key: Any, monkeypatch: pytest.MonkeyPatch | None = None, age: int = 0) -> str:
+def _signed(
+    value: Any, key: Any, monkeypatch: pytest.MonkeyPatch | None = None, age: int = 0
+) -> str:
     response = NextResponse(None)
     if monkeypatch is not None and age:
         now = int(time.time())
@@ -234,13 +245,28 @@ def test_get_signed_accepts_rotated_keys_oldest_first_last_signs() -> None:
     old_token = _signed("old", "k-old")
     new_token = _signed("new", ["k-old", "k-new"])
     rotated = ["k-old", "k-new"]
-    assert NextRequest("/x", cookies={"s": old_token}, secret_key=rotated).cookies.get_signed("s") == "old"
-    assert NextRequest("/x", cookies={"s": new_token}, secret_key=rotated).cookies.get_signed("s") == "new"
+    assert (
+        NextRequest("/x", cookies={"s": old_token}, secret_key=rotated).cookies.get_signed("s")
+        == "old"
+    )
+    assert (
+        NextRequest("/x", cookies={"s": new_token}, secret_key=rotated).cookies.get_signed("s")
+        == "new"
+    )
     # the last key signed the new token: the new key alone verifies it, the old one alone does not
-    assert NextRequest("/x", cookies={"s": new_token}, secret_key="k-new").cookies.get_signed("s") == "new"
-    assert NextRequest("/x", cookies={"s": new_token}, secret_key="k-old").cookies.get_signed("s") is None
+    assert (
+        NextRequest("/x", cookies={"s": new_token}, secret_key="k-new").cookies.get_signed("s")
+        == "new"
+    )
+    assert (
+        NextRequest("/x", cookies={"s": new_token}, secret_key="k-old").cookies.get_signed("s")
+        is None
+    )
     # once the old key is dropped, its cookies stop verifying
-    assert NextRequest("/x", cookies={"s": old_token}, secret_key=["k-new"]).cookies.get_signed("s") is None
+    assert (
+        NextRequest("/x", cookies={"s": old_token}, secret_key=["k-new"]).cookies.get_signed("s")
+        is None
+    )
 
 
 def test_get_signed_honours_max_age(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -287,7 +313,15 @@ def test_json_gives_400_invalid_json_without_echoing_the_parser(body: bytes, mes
     assert message in error.message
     rendered = error.to_response().get_data(as_text=True)
     assert set(json.loads(rendered)) == {"error", "message"}
-    for leak in ("Expecting", "line 1", "column", "Traceback", "JSONDecodeError", "bad", "trailing"):
+    for leak in (
+        "Expecting",
+        "line 1",
+        "column",
+        "Traceback",
+        "JSONDecodeError",
+        "bad",
+        "trailing",
+    ):
         assert leak not in rendered
 
 
@@ -303,7 +337,8 @@ def test_json_duplicate_keys_keep_the_last_value() -> None:
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/json; charset=utf-8", "application/merge-patch+json", "text/plain"]
+    "content_type",
+    ["application/json; charset=utf-8", "application/merge-patch+json", "text/plain"],
 )
 def test_json_parses_whatever_the_content_type(content_type: str) -> None:
     assert _post(b'{"ok": true}', content_type).json() == {"ok": True}
@@ -358,7 +393,9 @@ def test_empty_body_reads_as_empty() -> None:
 
 
 def _exploding_environ(length: int, **extra: Any) -> dict[str, Any]:
-    environ = EnvironBuilder(path="/x", method="POST", content_type="application/json").get_environ()
+    environ = EnvironBuilder(
+        path="/x", method="POST", content_type="application/json"
+    ).get_environ()
     environ["CONTENT_LENGTH"] = str(length)
     environ["wsgi.input"] = ExplodingInput()
     environ.update(extra)
@@ -402,9 +439,9 @@ def test_a_chunked_body_of_exactly_the_limit_is_accepted() -> None:
 
 
 def test_no_limit_when_max_body_size_is_none() -> None:
-    assert len(_post(b"x" * (DEFAULT_MAX_BODY_SIZE + 10), "text/plain", max_body_size=None).bytes()) == (
-        DEFAULT_MAX_BODY_SIZE + 10
-    )
+    assert len(
+        _post(b"x" * (DEFAULT_MAX_BODY_SIZE + 10), "text/plain", max_body_size=None).bytes()
+    ) == (DEFAULT_MAX_BODY_SIZE + 10)
 
 
 def test_a_truncated_body_is_400_incomplete_body() -> None:
@@ -477,7 +514,9 @@ def test_uploaded_file_names_are_sanitised(raw: str, clean: str) -> None:
 
 
 def test_a_very_long_file_name_is_shortened_keeping_the_extension() -> None:
-    request = NextRequest("/u", method="POST", files={"f": (b"x", "a" * 5000 + ".pdf", "application/pdf")})
+    request = NextRequest(
+        "/u", method="POST", files={"f": (b"x", "a" * 5000 + ".pdf", "application/pdf")}
+    )
     upload = request.form_data().get("f")
     assert isinstance(upload, UploadedFile)
     assert len(upload.name) <= 255 and upload.name.endswith(".pdf")
@@ -507,7 +546,9 @@ def test_form_data_with_a_broken_multipart_body_is_400() -> None:
 
 def test_form_data_over_the_limit_is_413() -> None:
     request = NextRequest(
-        "/u", method="POST", files={"f": (b"x" * 5000, "big.bin", "application/octet-stream")},
+        "/u",
+        method="POST",
+        files={"f": (b"x" * 5000, "big.bin", "application/octet-stream")},
         max_body_size=1000,
     )
     assert _api_error(request.form_data).status == 413

@@ -1,4 +1,4 @@
-"""NextResponse: bodies, JSON factory and reader, safe redirects, middleware-only actions, the cookie jar."""
+"""NextResponse: bodies, the JSON factory and reader, safe redirects, middleware actions, cookies."""
 
 from __future__ import annotations
 
@@ -130,7 +130,9 @@ def test_json_on_an_instance_parses_the_body_like_fetch() -> None:
 
 
 def test_json_headers_may_be_pairs_and_may_override_the_content_type() -> None:
-    response = NextResponse.json({}, headers=[("Content-Type", "application/problem+json"), ("Vary", "A")])
+    response = NextResponse.json(
+        {}, headers=[("Content-Type", "application/problem+json"), ("Vary", "A")]
+    )
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.headers.getlist("Content-Type") == ["application/problem+json"]
     assert response.headers["Vary"] == "A"
@@ -196,7 +198,9 @@ def test_redirect_refuses_other_statuses(status: int) -> None:
         NextResponse.redirect("/x", status)
 
 
-@pytest.mark.parametrize("url", ["/login?next=%2Fhome", "../up", "page", "?q=1", "http://a.example/x"])
+@pytest.mark.parametrize(
+    "url", ["/login?next=%2Fhome", "../up", "page", "?q=1", "http://a.example/x"]
+)
 def test_redirect_accepts_relative_and_http_urls(url: str) -> None:
     assert NextResponse.redirect(url).headers["Location"] == url
 
@@ -207,8 +211,19 @@ def test_redirect_encodes_non_ascii() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["/x\r\nSet-Cookie: a=b", "/x\nLocation: //evil", "/x\x00", "/\x7f", "/a\tb", "", "javascript:alert(1)",
-     "data:text/html,x", "ftp://example.com/", "mailto:a@b.c", "JAVASCRIPT:x"],
+    [
+        "/x\r\nSet-Cookie: a=b",
+        "/x\nLocation: //evil",
+        "/x\x00",
+        "/\x7f",
+        "/a\tb",
+        "",
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "ftp://example.com/",
+        "mailto:a@b.c",
+        "JAVASCRIPT:x",
+    ],
 )
 def test_redirect_refuses_control_characters_and_other_schemes(url: str) -> None:
     with pytest.raises(ValueError):
@@ -239,7 +254,9 @@ def test_is_safe_redirect(target: str, safe: bool) -> None:
 
 
 def test_next_marks_a_middleware_continue() -> None:
-    response = NextResponse.next(request_headers={"X-User": "7", "Cookie": None}, headers={"X-Mw": "1"})
+    response = NextResponse.next(
+        request_headers={"X-User": "7", "Cookie": None}, headers={"X-Mw": "1"}
+    )
     assert response.middleware_action == "next"
     assert response.request_headers == {"X-User": "7", "Cookie": None}
     assert response.headers["X-Mw"] == "1"
@@ -263,17 +280,43 @@ def test_ordinary_responses_are_not_middleware_actions() -> None:
 def test_cookies_set_writes_every_attribute() -> None:
     response = NextResponse.json({})
     response.cookies.set(
-        "session", "abc", max_age=3600, path="/app", domain="example.com", secure=True,
-        http_only=True, same_site="strict", priority="high", partitioned=True,
+        "session",
+        "abc",
+        max_age=3600,
+        path="/app",
+        domain="example.com",
+        secure=True,
+        http_only=True,
+        same_site="strict",
+        priority="high",
+        partitioned=True,
     )
     header = response.headers["Set-Cookie"]
-    for part in ("session=abc", "Max-Age=3600", "Path=/app", "Domain=example.com", "Secure",
-                 "HttpOnly", "SameSite=Strict", "Priority=High", "Partitioned"):
+    for part in (
+        "session=abc",
+        "Max-Age=3600",
+        "Path=/app",
+        "Domain=example.com",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Priority=High",
+        "Partitioned",
+    ):
         assert part in header
     cookie = response.cookies.get("session")
     assert cookie == ResponseCookie(
-        "session", "abc", path="/app", domain="example.com", max_age=3600, expires=cookie.expires,  # type: ignore[union-attr]
-        secure=True, http_only=True, same_site="Strict", priority="High", partitioned=True,
+        "session",
+        "abc",
+        path="/app",
+        domain="example.com",
+        max_age=3600,
+        expires=cookie.expires,  # type: ignore[union-attr]
+        secure=True,
+        http_only=True,
+        same_site="Strict",
+        priority="High",
+        partitioned=True,
     )
 
 
@@ -302,7 +345,9 @@ def test_cookies_are_keyed_by_name_path_and_domain() -> None:
     response.cookies.set("id", "2b", path="/admin")
     assert len(response.cookies) == 3
     assert sorted((c.value, c.path, c.domain) for c in response.cookies.get_all("id")) == [
-        ("1b", "/", None), ("2b", "/admin", None), ("3", "/", "example.com")
+        ("1b", "/", None),
+        ("2b", "/admin", None),
+        ("3", "/", "example.com"),
     ]
     assert len(response.headers.getlist("Set-Cookie")) == 3
 
@@ -342,7 +387,9 @@ def test_cookie_jar_get_get_all_has_iteration_and_delete() -> None:
         ("a", "1", {"priority": "urgent"}),
     ],
 )
-def test_unsafe_cookies_are_refused_at_set_time(name: str, value: str, options: dict[str, Any]) -> None:
+def test_unsafe_cookies_are_refused_at_set_time(
+    name: str, value: str, options: dict[str, Any]
+) -> None:
     response = NextResponse()
     with pytest.raises(CookieError) as info:
         response.cookies.set(name, value, **options)
@@ -371,7 +418,10 @@ def test_set_signed_without_a_key_defers_signing_until_the_app_signs() -> None:
     response.cookies.sign_pending("k1")
     cookie = response.cookies.get("s")
     assert cookie is not None and cookie.path == "/p"
-    assert NextRequest("/", cookies={"s": cookie.value}, secret_key="k1").cookies.get_signed("s") == "v"
+    assert (
+        NextRequest("/", cookies={"s": cookie.value}, secret_key="k1").cookies.get_signed("s")
+        == "v"
+    )
 
 
 def test_set_signed_checks_the_name_at_set_time_even_when_deferred() -> None:
@@ -390,13 +440,24 @@ def test_sign_pending_without_a_key_is_a_clear_error() -> None:
 
 
 def test_error_response_is_the_one_json_shape() -> None:
-    response = error_response(422, "validation_error", "Invalid input.", {"name": ["required"]},
-                              headers=[("X-A", "1"), ("Content-Type", "text/html")])
+    response = error_response(
+        422,
+        "validation_error",
+        "Invalid input.",
+        {"name": ["required"]},
+        headers=[("X-A", "1"), ("Content-Type", "text/html")],
+    )
     assert response.status_code == 422
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["X-A"] == "1"
-    assert response.json() == {"error": "validation_error", "message": "Invalid input.",
-                               "details": {"name": ["required"]}}
+    assert response.json() == {
+        "error": "validation_error",
+        "message": "Invalid input.",
+        "details": {"name": ["required"]},
+    }
     assert int(response.headers["Content-Length"]) == len(response.get_data())
-    assert error_response(404, "not_found", "Nope.").json() == {"error": "not_found", "message": "Nope."}
+    assert error_response(404, "not_found", "Nope.").json() == {
+        "error": "not_found",
+        "message": "Nope.",
+    }
     assert error_body("c", "m") == b'{"error":"c","message":"m"}'
