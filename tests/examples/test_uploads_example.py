@@ -43,11 +43,11 @@ def post_file(client: Client, content: bytes, filename: str = "photo.png", decla
 def test_an_image_is_stored_under_a_generated_name_and_served_back(
     client: Client, upload_dir: Path, content: bytes, kind: str, extension: str
 ) -> None:
-    response = post_file(client, content, filename="holiday.bin", declared="application/octet-stream")
+    response = post_file(client, content, filename="holiday", declared=kind)
     assert response.status_code == 201
     body = response.json()
-    assert body["type"] == kind and body["size"] == len(content) and body["name"] == "holiday.bin"
-    assert body["id"].endswith("." + extension) and body["id"] != "holiday.bin"
+    assert body["type"] == kind and body["size"] == len(content) and body["name"] == "holiday"
+    assert body["id"].endswith("." + extension) and body["id"] != "holiday"
     assert response.headers["Location"] == body["url"] == f"/api/images/{body['id']}"
     assert os.listdir(upload_dir) == [body["id"]]
     assert (upload_dir / body["id"]).read_bytes() == content
@@ -73,8 +73,21 @@ def test_bytes_that_are_not_an_image_get_415_whatever_the_declared_type(client: 
     response = post_file(client, b"<svg onload=alert(1)></svg>", filename="cat.png", declared="image/png")
     assert response.status_code == 415
     assert response.json()["error"] == "unsupported_media_type"
-    assert "image/png" in response.json()["details"]["accepted"]
+    assert "image/png" in response.json()["details"]["allowed"]
     assert not upload_dir.exists() or os.listdir(upload_dir) == []
+
+
+@pytest.mark.parametrize(("filename", "declared"), [("photo.exe", "image/png"), ("photo.png", "text/plain"), ("photo.png", "application/octet-stream")])
+def test_a_real_image_with_a_foreign_name_or_declared_type_gets_415(client: Client, upload_dir: Path, filename: str, declared: str) -> None:
+    response = post_file(client, PNG, filename=filename, declared=declared)
+    assert response.status_code == 415
+    assert not upload_dir.exists() or os.listdir(upload_dir) == []
+
+
+def test_the_stored_type_is_what_the_bytes_show(client: Client, upload_dir: Path) -> None:
+    response = post_file(client, JPEG, filename="photo.png", declared="image/png")
+    assert response.status_code == 201
+    assert response.json()["type"] == "image/jpeg" and response.json()["id"].endswith(".jpg")
 
 
 def test_a_body_that_is_not_a_form_gets_415(client: Client) -> None:

@@ -1,7 +1,7 @@
-"""Image type detection from the bytes, and where uploads are stored.
+"""The accepted image types, the names stored images get, and where they are stored.
 
-The client's declared ``Content-Type`` and file name are never trusted: the
-type comes from the file's first bytes, and the stored name is generated here.
+The client's file name is never used as a path: the stored name is generated
+here from random bytes and the type the file's first bytes show.
 
 =======================  ==============================================  ==============================
 variable                 meaning                                         default
@@ -36,19 +36,6 @@ def upload_dir() -> str:
     path = os.environ.get("UPLOADS_DIR") or os.path.join(tempfile.gettempdir(), "handlerkit-uploads")
     os.makedirs(path, exist_ok=True)
     return path
-
-
-def sniff(head: bytes) -> str | None:
-    """Return the image type the leading bytes *head* announce, or ``None`` for anything else."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def new_name(content_type: str) -> str:

@@ -1,17 +1,18 @@
 """POST /api/images: upload one image as the ``file`` field of a multipart form.
 
 - 400 when no ``file`` part was sent;
+- 415 unless the declared type, the file name's extension *and* the first
+  bytes all say PNG, JPEG, GIF or WebP (``handlerkit.uploads.require_content_type``);
 - 413 when the image is larger than ``UPLOADS_MAX_BYTES`` (the whole body is
   refused before it is read when ``Content-Length`` already says so);
-- 415 when the bytes are not a PNG, JPEG, GIF or WebP image, whatever the
-  declared type or file name claim;
-- 201 with the stored image's URL otherwise.
+- 201 with the stored image's URL otherwise. The stored type is the one the
+  bytes show, and the stored name is generated here.
 """
 
 import os
 
 from handlerkit import ApiError, NextRequest, NextResponse
-from handlerkit.request import UploadedFile
+from handlerkit.uploads import require_content_type, sniff_content_type
 
 from ..._lib import images
 
@@ -20,22 +21,14 @@ max_body_size = images.max_bytes() + 16 * 1024
 
 
 def POST(request: NextRequest) -> NextResponse:
-    upload = request.form_data().get("file")
-    if not isinstance(upload, UploadedFile):
-        raise ApiError(400, "missing_file", "Send the image as the 'file' part of a multipart form.")
+    upload = require_content_type(request.form_data().get("file"), images.EXTENSIONS, sniff=True)
     size = upload.size
     if size > images.max_bytes():
         raise ApiError(
             413, "file_too_large", f"The image is larger than {images.max_bytes()} bytes.",
             {"max_bytes": images.max_bytes(), "size": size},
         )
-    upload.stream.seek(0)
-    content_type = images.sniff(upload.stream.read(16))
-    if content_type is None:
-        raise ApiError(
-            415, "unsupported_media_type", "Only PNG, JPEG, GIF and WebP images are accepted.",
-            {"accepted": sorted(images.EXTENSIONS)},
-        )
+    content_type = sniff_content_type(upload)  # what the bytes are, not what the client said
     name = images.new_name(content_type)
     path = os.path.join(images.upload_dir(), name)
     # "x" mode: never overwrite, even if two random names ever collided.
