@@ -1,4 +1,4 @@
-"""NextResponse: bodies, the JSON factory and reader, safe redirects, middleware actions, cookies."""
+"""NextResponse: bodies, JSON factory and reader, safe redirects, middleware actions, cookies."""
 
 from __future__ import annotations
 
