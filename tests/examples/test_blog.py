@@ -318,8 +318,11 @@ def test_login_sets_an_http_only_same_site_lax_cookie_that_authenticates(client:
     created = client.post("/api/posts", json=NEW_POST)  # the client sends the cookie back
     assert created.status_code == 201
     assert created.json()["author"]["username"] == "alice"
-    assert client.post("/api/auth/logout").status_code == 204
+    logout = client.post("/api/auth/logout")
+    assert logout.status_code == 204
+    assert "Max-Age=0" in logout.headers["Set-Cookie"]
     assert client.post("/api/posts", json={**NEW_POST, "title": "After logout"}).status_code == 401
+    assert client.post("/api/auth/logout").status_code == 401
 
 
 def test_the_cookie_is_secure_over_https(client: Client) -> None:

@@ -10,13 +10,20 @@ the title; another post with the same slug is a 409.
 """
 
 from handlerkit import ApiError, NextRequest, NextResponse, RouteContext, compose, with_validation
+from handlerkit.openapi import responses
 
 from ..._lib import db, web
-from ..._lib.schemas import PostCreate, PostQuery
+from ..._lib.schemas import Post, PostCreate, PostPage, PostQuery
 
 
+@responses({200: PostPage, 401: None})
 @compose(web.cors, with_validation(query=PostQuery))
 def GET(request: NextRequest, context: RouteContext) -> NextResponse:
+    """List posts, newest first, one page at a time.
+
+    ``published=false`` lists drafts and needs a login: authors see their own,
+    admins everyone's (401 without a login).
+    """
     query = context.state.query
     author_id = None
     if not query["published"]:
@@ -37,8 +44,10 @@ def GET(request: NextRequest, context: RouteContext) -> NextResponse:
     return NextResponse.json({"data": posts, "meta": meta})
 
 
+@responses({201: Post, 409: None})
 @compose(web.cors, web.require_login, with_validation(body=PostCreate))
 def POST(request: NextRequest, context: RouteContext) -> NextResponse:
+    """Create a post; its slug comes from the title (409 when taken)."""
     data = context.state.body
     slug = db.slugify(data["title"])
     if not slug:

@@ -8,14 +8,17 @@ passwords from one address both end in 429 with ``Retry-After``.
 """
 
 from handlerkit import ApiError, NextRequest, NextResponse, RouteContext, compose, with_validation
+from handlerkit.openapi import responses
 
 from ...._lib import config, db, web
 from ...._lib.passwords import verify_password
-from ...._lib.schemas import Login
+from ...._lib.schemas import Login, LoginAnswer
 
 
+@responses({200: LoginAnswer, 401: None})
 @compose(web.cors, web.login_limit_by_ip, with_validation(body=Login), web.login_limit_by_account)
 def POST(request: NextRequest, context: RouteContext) -> NextResponse:
+    """Trade a username and password for a login token (body and HttpOnly cookie)."""
     credentials = context.state.body
     with db.connect() as connection:
         user = db.find_user(connection, credentials["username"])
