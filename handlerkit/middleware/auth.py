@@ -236,6 +236,6 @@ def _wrap(
         context.state.user = user
         return inner(request, context)
 
-    return mark_wrapper(  # type: ignore[return-value]
+    return mark_wrapper(
         wrapped, "with_auth", roles=sorted(roles) if roles is not None else None, cookie=cookie
     )

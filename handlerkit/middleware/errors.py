@@ -1,4 +1,4 @@
-"""The one mapping from exceptions to error responses, shared by the App's boundary and with_error_handling.
+"""The one mapping from exceptions to error responses, for the App boundary and with_error_handling.
 
 - :class:`~handlerkit.errors.ApiError` renders as itself.
 - Werkzeug ``HTTPException`` renders in the JSON shape, keeping its headers
@@ -74,9 +74,9 @@ def to_api_error(exc: BaseException) -> ApiError | None:
 
 
 def http_exception_response(exc: HTTPException, environ: dict[str, Any]) -> Response:
-    """Render a Werkzeug ``HTTPException`` in the one JSON shape, keeping its headers, never its text."""
+    """Render a Werkzeug ``HTTPException`` in the JSON shape: its headers kept, never its text."""
     if exc.response is not None:
-        return exc.response
+        return exc.response  # type: ignore[return-value]  # a full Response in practice
     status = exc.code or 500
     if status < 400:
         return exc.get_response(environ)
@@ -85,7 +85,9 @@ def http_exception_response(exc: HTTPException, environ: dict[str, Any]) -> Resp
     return error_response(status, status_code_name(status), message, headers=headers)
 
 
-def exception_response(exc: BaseException, environ: dict[str, Any] | None = None) -> Response | None:
+def exception_response(
+    exc: BaseException, environ: dict[str, Any] | None = None
+) -> Response | None:
     """Return the error response for *exc*, or ``None`` when it is an unexpected error.
 
     This is the one mapping: the App's error boundary, ``with_error_handling``,
@@ -102,7 +104,8 @@ def exception_response(exc: BaseException, environ: dict[str, Any] | None = None
     """
     api_error = to_api_error(exc)
     if api_error is not None:
-        return api_error.to_response()
+        response: Response = api_error.to_response()
+        return response
     if isinstance(exc, HTTPException):
         return http_exception_response(exc, environ or {})
     return None
@@ -121,11 +124,11 @@ def internal_error_response(request_id: str, details: dict[str, Any] | None = No
 
 
 def _request_id(request: Any, context: RouteContext) -> str:
-    request_id = getattr(context.state, "request_id", None)
+    request_id: str | None = getattr(context.state, "request_id", None)
     if request_id is None:
         incoming = request.headers.get("X-Request-ID")
         request_id = incoming if valid_request_id(incoming) else new_request_id()
-    return request_id  # type: ignore[no-any-return]
+    return request_id
 
 
 @overload

@@ -154,4 +154,4 @@ def _wrap(
             emit(request, context, 500, started, rid)  # the App answers 500 for this
         return response
 
-    return mark_wrapper(wrapped, "with_logging")  # type: ignore[return-value]
+    return mark_wrapper(wrapped, "with_logging")

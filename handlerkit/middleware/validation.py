@@ -6,7 +6,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from marshmallow import RAISE, Schema, ValidationError, fields
 
@@ -31,7 +31,10 @@ SchemaArg = type[Schema] | Schema
 
 
 def is_json_mimetype(mimetype: str) -> bool:
-    """Return whether *mimetype* (lower-case, no parameters) is JSON: ``application/json`` or ``application/*+json``."""
+    """Return whether *mimetype* (lower-case, no parameters) is JSON.
+
+    JSON is ``application/json`` and any ``application/*+json``.
+    """
     return mimetype == "application/json" or bool(_JSON_SUFFIX.fullmatch(mimetype))
 
 
@@ -39,10 +42,12 @@ def _resolve(schema: SchemaArg | None, unknown: str | None, where: str) -> Schem
     if schema is None:
         return None
     if isinstance(schema, type) and issubclass(schema, Schema):
-        return schema(unknown=unknown or RAISE)
+        return schema(unknown=cast(Any, unknown or RAISE))
     if isinstance(schema, Schema):
         return schema
-    raise TypeError(f"with_validation({where}=...) takes a marshmallow Schema class or instance, not {schema!r}")
+    raise TypeError(
+        f"with_validation({where}=...) takes a marshmallow Schema class or instance, not {schema!r}"
+    )
 
 
 def _list_keys(schema: Schema) -> frozenset[str]:
@@ -72,7 +77,7 @@ def _clean(messages: Any, depth: int = 0) -> Any:
 
 def _load(schema: Schema, data: Any, unknown: str | None, where: str) -> Any:
     try:
-        return schema.load(data, unknown=unknown) if unknown else schema.load(data)
+        return schema.load(data, unknown=cast(Any, unknown)) if unknown else schema.load(data)
     except ValidationError as exc:
         raise validation_error({where: _clean(exc.messages)}) from exc
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
@@ -166,7 +171,7 @@ def with_validation(
                 context.state.body = _load(body_schema, request.json(), unknown, "body")
             return inner(request, context)
 
-        return mark_wrapper(  # type: ignore[return-value]
+        return mark_wrapper(
             wrapped, "with_validation", body=body_schema, query=query_schema
         )
 

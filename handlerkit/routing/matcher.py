@@ -1,4 +1,4 @@
-"""Compiling ``middleware.py`` modules and their ``config["matcher"]`` (a path-to-regexp subset), once, at load.
+"""Compiling ``middleware.py`` modules and their ``config["matcher"]`` patterns, once, at load.
 
 Supported matcher syntax, as in Next.js:
 
@@ -52,7 +52,8 @@ class Condition:
             cookie = request.cookies.get(self.key)
             found = cookie.value if cookie is not None else None
         else:
-            found = request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else request.host
+            host = request.host
+            found = host if host.startswith("[") else host.rsplit(":", 1)[0]
         if found is None:
             return False
         return self.value is None or self.value.fullmatch(found) is not None
@@ -210,7 +211,9 @@ def compile_middleware(module: Any) -> MiddlewareSpec:
     where = getattr(module, "__file__", None) or repr(module)
     function = getattr(module, "middleware", None)
     if not callable(function):
-        raise RouteDefinitionError("middleware.py must define a function middleware(request)", [where])
+        raise RouteDefinitionError(
+            "middleware.py must define a function middleware(request)", [where]
+        )
     config = getattr(module, "config", None) or {}
     if not isinstance(config, dict):
         raise RouteDefinitionError("middleware.py 'config' must be a dict", [where])
@@ -220,4 +223,5 @@ def compile_middleware(module: Any) -> MiddlewareSpec:
         matchers = tuple(compile_matcher(item) for item in items)
     except ValueError as exc:
         raise RouteDefinitionError(f"config['matcher']: {exc}", [where]) from exc
-    return MiddlewareSpec(adapt_handler(function, source=where), matchers, describe_source(function))
+    adapted = adapt_handler(function, source=where)
+    return MiddlewareSpec(adapted, matchers, describe_source(function))

@@ -6,7 +6,15 @@ import re
 
 import pytest
 
-from handlerkit import ApiError, NextRequest, NextResponse, RouteContext, compose, with_auth, with_cors
+from handlerkit import (
+    ApiError,
+    NextRequest,
+    NextResponse,
+    RouteContext,
+    compose,
+    with_auth,
+    with_cors,
+)
 from handlerkit.middleware.cors import MAX_AGE_CAP, find_policy
 from handlerkit.tokens import issue_token
 

@@ -9,8 +9,14 @@ from itsdangerous import BadSignature, SignatureExpired
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import NotFound, TooManyRequests
 
-from handlerkit import ApiError, NextRequest, RouteContext, compose, with_error_handling, with_logging
-from handlerkit.testing import Client
+from handlerkit import (
+    ApiError,
+    NextRequest,
+    RouteContext,
+    compose,
+    with_error_handling,
+    with_logging,
+)
 from tests.support.leaks import assert_no_leak
 
 
