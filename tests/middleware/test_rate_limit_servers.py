@@ -103,9 +103,7 @@ def test_redis_store_allows_exactly_limit_across_four_workers(
 
 def test_memory_store_counts_per_worker(tmp_path: Path) -> None:
     """BAD_INPUTS H2: with memory:// each worker allows L on its own (up to workers x L)."""
-    with gunicorn(
-        app_spec(tmp_path), workers=WORKERS, threads=4, env=env("memory://")
-    ) as server:
+    with gunicorn(app_spec(tmp_path), workers=WORKERS, threads=4, env=env("memory://")) as server:
         responses = burst([server.url + "/limited"], 5 * LIMIT)
     by_worker: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
     for response in responses:
@@ -148,7 +146,7 @@ def timed_burst(url: str, count: int) -> list[tuple[int, float, requests.Respons
 def test_redis_hung_then_stopped_under_load_keeps_the_policy(
     tmp_path: Path, own_redis: Server, policy: str, expected: int
 ) -> None:
-    """BAD_INPUTS H4: SIGSTOP-hung, then killed Redis; the policy holds, never a 500, no 5 s stalls."""
+    """BAD_INPUTS H4: SIGSTOP-hung, then killed Redis: the policy holds, no 500, no 5 s stall."""
     url = f"redis://127.0.0.1:{own_redis.port}/0"
     with gunicorn(app_spec(tmp_path), workers=2, threads=4, env=env(url, policy=policy)) as server:
         target = server.url + "/limited"

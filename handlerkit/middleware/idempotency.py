@@ -1,0 +1,353 @@
+"""with_idempotency: running a POST/PATCH once per ``Idempotency-Key`` and replaying its answer.
+
+It follows the IETF "The Idempotency-Key HTTP Header Field" draft:
+
+- the client sends ``Idempotency-Key: <unique string>`` (a UUID, typically);
+- the first request with a key runs the handler under a lock and stores the
+  request's fingerprint (method, path, query and a hash of the body) and its
+  final response (status, headers, body);
+- a repeat with the same key and the same payload gets the stored response
+  again with ``Idempotent-Replayed: true``, and the handler does not run;
+- a repeat with a different payload gets 422, one arriving while the first is
+  still running gets 409, and a request without a key (where one is required)
+  or with a malformed one gets 400.
+
+Keys are scoped per client: the same key from two users (or two IPs) names two
+unrelated operations. Locks expire after ``lock_ttl`` seconds, so a worker that
+crashes mid-request cannot wedge a key forever.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, overload
+
+from ..context import RouteContext
+from ..errors import ApiError
+from ..handlers import adapt_handler, mark_wrapper
+from ..response import NextResponse
+from ..stores import Store, StoreError, resolve_store
+from ..typing import Handler, Wrapper
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Response
+
+    from ..request import NextRequest
+
+__all__ = ["default_scope", "with_idempotency"]
+
+logger = logging.getLogger("handlerkit.idempotency")
+
+#: The longest key accepted, in characters.
+MAX_KEY_LENGTH = 255
+
+#: Statuses that are not final answers: the client should retry, so they are not stored.
+_RETRYABLE = frozenset({408, 409, 423, 425, 429})
+_NOT_STORED = frozenset(
+    {
+        "age",
+        "connection",
+        "content-length",
+        "date",
+        "keep-alive",
+        "set-cookie",
+        "transfer-encoding",
+        "x-request-id",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-status",
+        "idempotent-replayed",
+    }
+)
+_FORMAT = 1
+
+ScopeFunc = Callable[["NextRequest", RouteContext], str]
+
+
+def default_scope(request: NextRequest, context: RouteContext) -> str:
+    """Return the client a key belongs to: the authenticated user when known, else the IP.
+
+    The user is ``context.state.user`` as ``with_auth`` sets it: its ``sub``,
+    ``id``, ``user_id`` or ``username`` (the first present), or a hash of the
+    whole payload. Without a user, the client IP (``request.ip``, which
+    honours only the App's trusted proxies).
+    """
+    user = getattr(context.state, "user", None)
+    if user is not None:
+        if isinstance(user, dict):
+            for field in ("sub", "id", "user_id", "username"):
+                if user.get(field) is not None:
+                    return f"user:{user[field]}"
+            raw = json.dumps(user, sort_keys=True, default=str)
+            return "user#" + hashlib.sha256(raw.encode()).hexdigest()
+        return f"user:{user}"
+    return f"ip:{request.ip or 'unknown'}"
+
+
+def _valid_key(value: str) -> bool:
+    return 0 < len(value) <= MAX_KEY_LENGTH and all(" " <= ch <= "~" for ch in value)
+
+
+def _fingerprint(request: NextRequest) -> str:
+    digest = hashlib.sha256()
+    query = sorted(request.args.items(multi=True))
+    head = json.dumps([request.method, request.root_path + request.path, query], ensure_ascii=False)
+    digest.update(head.encode("utf-8", "surrogatepass"))
+    digest.update(b"\n")
+    digest.update(request.bytes())
+    return digest.hexdigest()
+
+
+def _encode(record: dict[str, Any], body: bytes = b"") -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n" + body
+
+
+def _decode(data: bytes | None) -> tuple[dict[str, Any], bytes] | None:
+    if data is None:
+        return None
+    head, sep, body = data.partition(b"\n")
+    try:
+        record = json.loads(head)
+    except ValueError:
+        return None
+    if not sep or not isinstance(record, dict) or record.get("v") != _FORMAT:
+        return None
+    return record, body
+
+
+def _replay(record: dict[str, Any], body: bytes) -> NextResponse:
+    response = NextResponse(body, record["status"], [tuple(h) for h in record["headers"]])
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _storable(response: Response) -> bool:
+    status = response.status_code
+    return (
+        status < 500
+        and status not in _RETRYABLE
+        and not response.is_streamed
+        and not response.direct_passthrough
+        and getattr(response, "middleware_action", None) is None
+    )
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> ApiError:
+    return ApiError(
+        status, code, message, headers=[(k.replace("_", "-"), v) for k, v in headers.items()]
+    )
+
+
+@overload
+def with_idempotency(handler: Callable[..., Any], /) -> Handler: ...
+
+
+@overload
+def with_idempotency(
+    handler: None = None,
+    /,
+    *,
+    store: Store | str | None = ...,
+    methods: Iterable[str] = ...,
+    required: bool = ...,
+    ttl: float = ...,
+    lock_ttl: float = ...,
+    scope: ScopeFunc | None = ...,
+    header: str = ...,
+) -> Wrapper: ...
+
+
+def with_idempotency(
+    handler: Callable[..., Any] | None = None,
+    /,
+    *,
+    store: Store | str | None = None,
+    methods: Iterable[str] = ("POST", "PATCH"),
+    required: bool = True,
+    ttl: float = 24 * 3600,
+    lock_ttl: float = 60,
+    scope: ScopeFunc | None = None,
+    header: str = "Idempotency-Key",
+) -> Handler | Wrapper:
+    """Run each keyed POST/PATCH once and replay its stored answer to repeats.
+
+    Place it inside ``with_auth`` (so the key is scoped to the user) and
+    outside ``with_validation``::
+
+        @compose(with_auth, with_idempotency(store=REDIS_URL), with_validation(body=Order))
+        def POST(request, context): ...
+
+    Answers (all in the JSON error shape, none echoing the key):
+
+    - 400 ``idempotency_key_missing``: no key where *required*;
+    - 400 ``idempotency_key_invalid``: empty, over 255 characters, or with
+      characters outside printable ASCII (CR, LF, NUL, ...);
+    - 422 ``idempotency_key_reused``: the key was used with another payload;
+    - 409 ``idempotency_key_in_flight`` (``Retry-After: 1``): the first request
+      with the key has not finished;
+    - 503 ``store_unavailable``: the store failed before the handler ran (the
+      guarantee cannot be kept, so nothing runs).
+
+    What is stored and replayed: final responses with a status below 500,
+    except the retryable 408, 409, 423, 425 and 429, and except streamed
+    bodies. Their status, headers (minus ``Set-Cookie``, ``Date`` and other
+    per-exchange headers) and body are kept for *ttl* seconds. After a 5xx, an
+    unhandled exception or a retryable status the lock is released so the
+    client may retry with the same key. Only the first request's handler runs.
+
+    Args:
+        handler: The handler, when used bare (a per-process memory store).
+        store: A :class:`~handlerkit.stores.Store`, a ``memory://``/``redis://``
+            URL, or ``None`` for a new per-process ``MemoryStore``. Use Redis
+            whenever more than one worker serves the route.
+        methods: The methods the wrapper applies to; others pass through.
+        required: Answer 400 when the key is missing; with ``False`` a request
+            without a key simply runs.
+        ttl: Seconds a completed answer is kept for replay.
+        lock_ttl: Seconds the in-flight lock lives; make it longer than the
+            slowest handler run. A crashed worker's lock expires after it.
+        scope: ``(request, context) -> str`` naming the client a key belongs
+            to; defaults to :func:`default_scope`.
+        header: The request header carrying the key.
+
+    Raises:
+        ValueError: At configuration time, for a non-positive *ttl* or
+            *lock_ttl*, or *methods* given as one string.
+    """
+    if isinstance(methods, str):
+        raise ValueError('with_idempotency: methods must be a list, e.g. ["POST"]')
+    for name, value in (("ttl", ttl), ("lock_ttl", lock_ttl)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"with_idempotency: {name} must be a number of seconds > 0")
+    if scope is not None and not callable(scope):
+        raise ValueError("with_idempotency: scope must be a callable (request, context) -> str")
+    applies = frozenset(method.upper() for method in methods)
+    the_store = resolve_store(store)
+    scope_of = scope or default_scope
+    environ_key = "HTTP_" + header.upper().replace("-", "_")
+
+    def decorate(inner: Callable[..., Any]) -> Handler:
+        call = adapt_handler(inner)
+
+        @functools.wraps(inner)
+        def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
+            if context is None:
+                context = RouteContext()
+            if request.method not in applies:
+                return call(request, context)
+            raw = request.environ.get(environ_key)
+            if raw is None:
+                if required:
+                    raise _error(
+                        400,
+                        "idempotency_key_missing",
+                        f"This request needs an {header} header.",
+                    )
+                return call(request, context)
+            value = raw.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]  # the draft's sf-string form: "8e03978e-..."
+            if not _valid_key(value):
+                raise _error(
+                    400,
+                    "idempotency_key_invalid",
+                    f"The {header} header must be 1-{MAX_KEY_LENGTH} printable ASCII characters.",
+                )
+            fingerprint = _fingerprint(request)
+            owner = str(scope_of(request, context))
+            store_key = (
+                "idem:"
+                + hashlib.sha256(f"{owner}\n{value}".encode("utf-8", "surrogatepass")).hexdigest()
+            )
+            token = secrets.token_hex(8)
+            pending = _encode({"v": _FORMAT, "state": "pending", "fp": fingerprint, "lock": token})
+            if not the_store.add(store_key, pending, lock_ttl):
+                return _existing(the_store.get(store_key), fingerprint, header)
+            return _run(call, request, context, store_key, fingerprint)
+
+        return mark_wrapper(wrapped, "with_idempotency", header=header, methods=sorted(applies))
+
+    def _run(
+        call: Callable[..., Any],
+        request: NextRequest,
+        context: RouteContext,
+        store_key: str,
+        fingerprint: str,
+    ) -> Any:
+        try:
+            result = call(request, context)
+        except ApiError as exc:
+            _finish(store_key, fingerprint, exc.to_response())
+            raise
+        except BaseException:
+            _release(store_key)
+            raise
+        if isinstance(result, (dict, list)):
+            result = NextResponse.json(result)
+        if hasattr(result, "status_code"):
+            _finish(store_key, fingerprint, result)
+        else:
+            _release(store_key)
+        return result
+
+    def _finish(store_key: str, fingerprint: str, response: Response) -> None:
+        if not _storable(response):
+            _release(store_key)
+            return
+        headers = [[k, v] for k, v in response.headers.items() if k.lower() not in _NOT_STORED]
+        record = {
+            "v": _FORMAT,
+            "state": "done",
+            "fp": fingerprint,
+            "status": response.status_code,
+            "headers": headers,
+        }
+        try:
+            the_store.set(store_key, _encode(record, response.get_data()), ttl)
+        except StoreError:
+            # The side effect happened; answer it rather than hide it behind a 503.
+            logger.warning("idempotency store unavailable; answer not recorded", exc_info=True)
+
+    def _release(store_key: str) -> None:
+        try:
+            the_store.delete(store_key)
+        except StoreError:
+            logger.warning("idempotency store unavailable; lock expires by itself", exc_info=True)
+
+    if handler is not None:
+        return decorate(handler)
+    return decorate
+
+
+def _existing(data: bytes | None, fingerprint: str, header: str) -> NextResponse:
+    decoded = _decode(data)
+    if decoded is None:
+        # Gone between our add and get (expired or released): still busy or
+        # just retried; the client should try again.
+        raise _error(
+            409,
+            "idempotency_key_in_flight",
+            f"A request with this {header} is being processed; retry shortly.",
+            Retry_After="1",
+        )
+    record, body = decoded
+    if record.get("fp") != fingerprint:
+        raise _error(
+            422,
+            "idempotency_key_reused",
+            f"This {header} was already used with a different request.",
+        )
+    if record.get("state") != "done":
+        raise _error(
+            409,
+            "idempotency_key_in_flight",
+            f"A request with this {header} is being processed; retry shortly.",
+            Retry_After="1",
+        )
+    return _replay(record, body)
