@@ -17,7 +17,8 @@ PAGE = """<!doctype html>
   <h1>Live events</h1>
   <p>Status: <span id="status">connecting</span></p>
   <form id="send">
-    <input id="text" name="text" maxlength="280" placeholder="Say something to every open page" required>
+    <input id="text" name="text" maxlength="280" required
+           placeholder="Say something to every open page">
     <button>Send</button>
   </form>
   <ul id="events"></ul>

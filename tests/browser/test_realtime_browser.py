@@ -31,7 +31,9 @@ WAIT = 20  # seconds; an upper bound, not a timing assertion
 @pytest.fixture
 def server() -> Iterator[Server]:
     env = {"REALTIME_TICK": "0.2"}
-    with gunicorn(f"handlerkit:create_app({str(EXAMPLE)!r})", worker_class="gthread", threads=8, env=env) as running:
+    with gunicorn(
+        f"handlerkit:create_app({str(EXAMPLE)!r})", worker_class="gthread", threads=8, env=env
+    ) as running:
         yield running
 
 
@@ -39,16 +41,27 @@ def server() -> Iterator[Server]:
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     for binary in (CHROMIUM, CHROMEDRIVER):
         if shutil.which(binary) is None:
-            pytest.fail(f"{binary} is missing; .ci/run installs chromium and chromium-driver with apt-get")
+            pytest.fail(
+                f"{binary} is missing; .ci/run installs chromium and chromium-driver with apt-get"
+            )
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
         f"--user-data-dir={tmp_path / 'profile'}",
     ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log")), options=options)
+    driver = webdriver.Chrome(
+        service=Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log")),
+        options=options,
+    )
     driver.set_page_load_timeout(WAIT)
     try:
         yield driver
@@ -57,10 +70,15 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
 
 
 def items(driver: webdriver.Chrome, kind: str) -> list[str]:
-    return [element.text for element in driver.find_elements(By.CSS_SELECTOR, f'#events li[data-kind="{kind}"]')]
+    return [
+        element.text
+        for element in driver.find_elements(By.CSS_SELECTOR, f'#events li[data-kind="{kind}"]')
+    ]
 
 
-def test_the_page_renders_streamed_ticks_and_a_message_sent_from_its_form(server: Server, browser: webdriver.Chrome) -> None:
+def test_the_page_renders_streamed_ticks_and_a_message_sent_from_its_form(
+    server: Server, browser: webdriver.Chrome
+) -> None:
     browser.get(server.url + "/")
     wait = WebDriverWait(browser, WAIT, poll_frequency=0.1)
 

@@ -24,7 +24,11 @@ from tests.support.servers import ROOT, gunicorn
 EXAMPLE = ROOT / "examples" / "blog"
 ORIGIN = "https://app.example"
 PASSWORDS = {"alice": "alice-wonderland", "bob": "bob-can-fix-it", "admin": "admin-change-me"}
-NEW_POST = {"title": "Routing with files", "content": "A route.py per folder is the whole story.", "tags": ["python"]}
+NEW_POST = {
+    "title": "Routing with files",
+    "content": "A route.py per folder is the whole story.",
+    "tags": ["python"],
+}
 
 
 class ClientAt(Client):
@@ -62,12 +66,14 @@ def client(app: App) -> Client:
 
 @pytest.fixture
 def login(app: App) -> Callable[[str], dict[str, str]]:
-    """Return ``login(username) -> {"Authorization": "Bearer ..."}``, each from a distinct client address."""
+    """Return ``login(username) -> {"Authorization": "Bearer ..."}``, each from its own address."""
     counter = iter(range(2, 250))
 
     def log_in(username: str) -> dict[str, str]:
         fresh = ClientAt(app, f"10.9.0.{next(counter)}")
-        response = fresh.post("/api/auth/login", json={"username": username, "password": PASSWORDS[username]})
+        response = fresh.post(
+            "/api/auth/login", json={"username": username, "password": PASSWORDS[username]}
+        )
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['token']}"}
 
@@ -83,19 +89,28 @@ def create(client: Client, headers: dict[str, str], **changes: object) -> dict[s
 # -- storage -------------------------------------------------------------------
 
 
-def test_the_schema_and_seed_data_are_created_on_first_start_at_the_configured_path(client: Client, db_path: Path) -> None:
+def test_the_schema_and_seed_data_are_created_on_first_start_at_the_configured_path(
+    client: Client, db_path: Path
+) -> None:
     assert not db_path.exists()
     assert client.get("/api/posts").status_code == 200
     assert db_path.is_file()
     with sqlite3.connect(db_path) as connection:
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        hashes = [row[0] for row in connection.execute("SELECT password_hash FROM users ORDER BY id")]
+        tables = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        hashes = [
+            row[0] for row in connection.execute("SELECT password_hash FROM users ORDER BY id")
+        ]
     assert {"users", "posts", "post_tags"} <= tables
     assert len(hashes) == 3 and all(h.startswith("pbkdf2_sha256$1000$") for h in hashes)
     assert not any(password in "".join(hashes) for password in PASSWORDS.values())
 
 
-def test_data_outlives_the_app_and_seeding_happens_once(db_path: Path, login: Callable[[str], dict[str, str]], client: Client) -> None:
+def test_data_outlives_the_app_and_seeding_happens_once(
+    db_path: Path, login: Callable[[str], dict[str, str]], client: Client
+) -> None:
     post = create(client, login("alice"), published=True)
     again = Client(App(EXAMPLE))
     listed = again.get("/api/posts").json()
@@ -108,7 +123,9 @@ def test_data_outlives_the_app_and_seeding_happens_once(db_path: Path, login: Ca
 # -- GET /api/posts -------------------------------------------------------------
 
 
-def test_listing_returns_published_posts_newest_first_with_pagination_meta(client: Client, login: Callable[[str], dict[str, str]]) -> None:
+def test_listing_returns_published_posts_newest_first_with_pagination_meta(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
     response = client.get("/api/posts")
     assert response.status_code == 200
     body = response.json()
@@ -119,7 +136,10 @@ def test_listing_returns_published_posts_newest_first_with_pagination_meta(clien
         create(client, headers, title=f"Numbered post {number}", published=True)
     page = client.get("/api/posts?page=2&limit=2").json()
     assert page["meta"] == {"page": 2, "limit": 2, "total": 5, "totalPages": 3}
-    assert [post["slug"] for post in page["data"]] == ["numbered-post-0", "wrappers-all-the-way-down"]
+    assert [post["slug"] for post in page["data"]] == [
+        "numbered-post-0",
+        "wrappers-all-the-way-down",
+    ]
     assert client.get("/api/posts?page=9").json()["data"] == []
 
 
@@ -129,7 +149,9 @@ def test_listing_filters_by_tag(client: Client) -> None:
     assert body["meta"]["total"] == 1
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=abc", "limit=0", "limit=51", "published=maybe", "sort=evil"])
+@pytest.mark.parametrize(
+    "query", ["page=0", "page=abc", "limit=0", "limit=51", "published=maybe", "sort=evil"]
+)
 def test_bad_query_parameters_get_422(client: Client, query: str) -> None:
     response = client.get(f"/api/posts?{query}")
     assert response.status_code == 422
@@ -137,21 +159,30 @@ def test_bad_query_parameters_get_422(client: Client, query: str) -> None:
     assert "query" in response.json()["details"]
 
 
-def test_drafts_need_a_login_and_are_listed_for_their_author_or_an_admin(client: Client, login: Callable[[str], dict[str, str]]) -> None:
+def test_drafts_need_a_login_and_are_listed_for_their_author_or_an_admin(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
     anonymous = client.get("/api/posts?published=false")
     assert anonymous.status_code == 401
     assert anonymous.headers["WWW-Authenticate"] == "Bearer"
     mine = client.get("/api/posts?published=false", headers=login("alice")).json()
     assert [post["slug"] for post in mine["data"]] == ["draft-sqlite-notes"]
     assert client.get("/api/posts?published=false", headers=login("bob")).json()["data"] == []
-    assert client.get("/api/posts?published=false", headers=login("admin")).json()["meta"]["total"] == 1
+    assert (
+        client.get("/api/posts?published=false", headers=login("admin")).json()["meta"]["total"]
+        == 1
+    )
 
 
 # -- POST /api/posts --------------------------------------------------------------
 
 
-def test_creating_a_post_answers_201_with_its_location(client: Client, login: Callable[[str], dict[str, str]]) -> None:
-    response = client.post("/api/posts", json={**NEW_POST, "title": "Café au lait: a story!"}, headers=login("alice"))
+def test_creating_a_post_answers_201_with_its_location(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
+    response = client.post(
+        "/api/posts", json={**NEW_POST, "title": "Café au lait: a story!"}, headers=login("alice")
+    )
     assert response.status_code == 201
     post = response.json()
     assert post["slug"] == "cafe-au-lait-a-story"
@@ -168,13 +199,26 @@ def test_creating_without_a_token_gets_401(client: Client) -> None:
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-@pytest.mark.parametrize("token", [
-    "garbage",
-    issue_token({"sub": 1, "username": "alice", "role": "admin"}, secret_key="another-key", salt="blog.login"),
-    issue_token({"sub": 1, "username": "alice", "role": "admin"}, secret_key="test-secret-key", salt="other.purpose"),
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        issue_token(
+            {"sub": 1, "username": "alice", "role": "admin"},
+            secret_key="another-key",
+            salt="blog.login",
+        ),
+        issue_token(
+            {"sub": 1, "username": "alice", "role": "admin"},
+            secret_key="test-secret-key",
+            salt="other.purpose",
+        ),
+    ],
+)
 def test_creating_with_a_forged_or_foreign_token_gets_401(client: Client, token: str) -> None:
-    response = client.post("/api/posts", json=NEW_POST, headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        "/api/posts", json=NEW_POST, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"
 
@@ -187,26 +231,37 @@ def test_a_tampered_token_gets_401(client: Client, login: Callable[[str], dict[s
 
 
 def test_malformed_json_gets_400(client: Client, login: Callable[[str], dict[str, str]]) -> None:
-    response = client.post("/api/posts", data="{bad", content_type="application/json", headers=login("alice"))
+    response = client.post(
+        "/api/posts", data="{bad", content_type="application/json", headers=login("alice")
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_json"
 
 
-def test_a_body_that_is_not_json_gets_415(client: Client, login: Callable[[str], dict[str, str]]) -> None:
-    response = client.post("/api/posts", data='{"title": "x"}', content_type="text/plain", headers=login("alice"))
+def test_a_body_that_is_not_json_gets_415(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
+    response = client.post(
+        "/api/posts", data='{"title": "x"}', content_type="text/plain", headers=login("alice")
+    )
     assert response.status_code == 415
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"content": "long enough content"}, "title"),
-    ({"title": "ok", "content": "short"}, "content"),
-    ({"title": "x" * 201, "content": "long enough content"}, "title"),
-    ({"title": "ok", "content": "long enough content", "author_id": 3}, "author_id"),
-    ({"title": "ok", "content": "long enough content", "tags": "python"}, "tags"),
-    ({"title": "ok", "content": "long enough content", "published": "yes"}, "published"),
-    ({"title": "!!!", "content": "long enough content"}, "title"),
-])
-def test_invalid_posts_get_422_with_field_details(client: Client, login: Callable[[str], dict[str, str]], body: dict[str, object], field: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"content": "long enough content"}, "title"),
+        ({"title": "ok", "content": "short"}, "content"),
+        ({"title": "x" * 201, "content": "long enough content"}, "title"),
+        ({"title": "ok", "content": "long enough content", "author_id": 3}, "author_id"),
+        ({"title": "ok", "content": "long enough content", "tags": "python"}, "tags"),
+        ({"title": "ok", "content": "long enough content", "published": "yes"}, "published"),
+        ({"title": "!!!", "content": "long enough content"}, "title"),
+    ],
+)
+def test_invalid_posts_get_422_with_field_details(
+    client: Client, login: Callable[[str], dict[str, str]], body: dict[str, object], field: str
+) -> None:
     response = client.post("/api/posts", json=body, headers=login("alice"))
     assert response.status_code == 422
     assert response.json()["error"] == "validation_error"
@@ -218,9 +273,13 @@ def test_a_top_level_array_gets_422(client: Client, login: Callable[[str], dict[
     assert response.status_code == 422
 
 
-def test_a_second_post_with_the_same_slug_gets_409(client: Client, login: Callable[[str], dict[str, str]]) -> None:
+def test_a_second_post_with_the_same_slug_gets_409(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
     create(client, login("alice"))
-    response = client.post("/api/posts", json={**NEW_POST, "title": "Routing, with files!"}, headers=login("bob"))
+    response = client.post(
+        "/api/posts", json={**NEW_POST, "title": "Routing, with files!"}, headers=login("bob")
+    )
     assert response.status_code == 409
     assert response.json()["error"] == "conflict"
     assert response.json()["details"] == {"slug": "routing-with-files"}
@@ -238,7 +297,9 @@ def test_reading_a_post_answers_200_and_an_unknown_slug_404(client: Client) -> N
     assert missing.json() == {"error": "not_found", "message": "No post has this slug."}
 
 
-def test_a_draft_is_hidden_from_everyone_but_its_author_and_admins(client: Client, login: Callable[[str], dict[str, str]]) -> None:
+def test_a_draft_is_hidden_from_everyone_but_its_author_and_admins(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
     url = "/api/posts/draft-sqlite-notes"
     assert client.get(url).status_code == 404
     assert client.get(url, headers=login("bob")).status_code == 404
@@ -247,10 +308,16 @@ def test_a_draft_is_hidden_from_everyone_but_its_author_and_admins(client: Clien
     assert client.get(url, headers={"Authorization": "Bearer not-a-token"}).status_code == 404
 
 
-def test_the_author_edits_a_post_and_the_slug_stays(client: Client, login: Callable[[str], dict[str, str]]) -> None:
+def test_the_author_edits_a_post_and_the_slug_stays(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
     alice = login("alice")
     post = create(client, alice)
-    response = client.patch(f"/api/posts/{post['slug']}", json={"title": "A new title", "published": True}, headers=alice)
+    response = client.patch(
+        f"/api/posts/{post['slug']}",
+        json={"title": "A new title", "published": True},
+        headers=alice,
+    )
     assert response.status_code == 200
     updated = response.json()
     assert updated["title"] == "A new title" and updated["slug"] == post["slug"]
@@ -259,15 +326,21 @@ def test_the_author_edits_a_post_and_the_slug_stays(client: Client, login: Calla
     assert client.get(f"/api/posts/{post['slug']}").json()["title"] == "A new title"
 
 
-def test_an_admin_may_edit_anyones_post(client: Client, login: Callable[[str], dict[str, str]]) -> None:
-    response = client.patch("/api/posts/hello-from-handlerkit", json={"tags": ["moderated"]}, headers=login("admin"))
+def test_an_admin_may_edit_anyones_post(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
+    response = client.patch(
+        "/api/posts/hello-from-handlerkit", json={"tags": ["moderated"]}, headers=login("admin")
+    )
     assert response.status_code == 200
     assert response.json()["tags"] == ["moderated"]
     assert client.get("/api/posts?tag=moderated").json()["meta"]["total"] == 1
     assert client.get("/api/posts?tag=intro").json()["meta"]["total"] == 0
 
 
-def test_someone_else_gets_403_on_edit_and_delete(client: Client, login: Callable[[str], dict[str, str]]) -> None:
+def test_someone_else_gets_403_on_edit_and_delete(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
     bob = login("bob")
     edit = client.patch("/api/posts/hello-from-handlerkit", json={"title": "Mine now"}, headers=bob)
     assert edit.status_code == 403
@@ -276,16 +349,22 @@ def test_someone_else_gets_403_on_edit_and_delete(client: Client, login: Callabl
     assert client.get("/api/posts/hello-from-handlerkit").json()["title"] == "Hello from handlerkit"
 
 
-def test_editing_needs_a_login_an_existing_post_and_a_valid_body(client: Client, login: Callable[[str], dict[str, str]]) -> None:
+def test_editing_needs_a_login_an_existing_post_and_a_valid_body(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
     alice = login("alice")
     assert client.patch("/api/posts/hello-from-handlerkit", json={"title": "x"}).status_code == 401
     assert client.patch("/api/posts/nope", json={"title": "x"}, headers=alice).status_code == 404
-    invalid = client.patch("/api/posts/hello-from-handlerkit", json={"content": "short", "slug": "x"}, headers=alice)
+    invalid = client.patch(
+        "/api/posts/hello-from-handlerkit", json={"content": "short", "slug": "x"}, headers=alice
+    )
     assert invalid.status_code == 422
     assert set(invalid.json()["details"]["body"]) == {"content", "slug"}
 
 
-def test_the_author_deletes_a_post_with_204(client: Client, login: Callable[[str], dict[str, str]]) -> None:
+def test_the_author_deletes_a_post_with_204(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
     alice = login("alice")
     post = create(client, alice)
     response = client.delete(f"/api/posts/{post['slug']}", headers=alice)
@@ -295,9 +374,14 @@ def test_the_author_deletes_a_post_with_204(client: Client, login: Callable[[str
     assert client.delete(f"/api/posts/{post['slug']}", headers=alice).status_code == 404
 
 
-def test_an_admin_deletes_anyones_post_and_anonymous_gets_401(client: Client, login: Callable[[str], dict[str, str]]) -> None:
+def test_an_admin_deletes_anyones_post_and_anonymous_gets_401(
+    client: Client, login: Callable[[str], dict[str, str]]
+) -> None:
     assert client.delete("/api/posts/wrappers-all-the-way-down").status_code == 401
-    assert client.delete("/api/posts/wrappers-all-the-way-down", headers=login("admin")).status_code == 204
+    assert (
+        client.delete("/api/posts/wrappers-all-the-way-down", headers=login("admin")).status_code
+        == 204
+    )
     assert client.get("/api/posts").json()["meta"]["total"] == 1
 
 
@@ -305,7 +389,9 @@ def test_an_admin_deletes_anyones_post_and_anonymous_gets_401(client: Client, lo
 
 
 def test_login_sets_an_http_only_same_site_lax_cookie_that_authenticates(client: Client) -> None:
-    response = client.post("/api/auth/login", json={"username": "alice", "password": PASSWORDS["alice"]})
+    response = client.post(
+        "/api/auth/login", json={"username": "alice", "password": PASSWORDS["alice"]}
+    )
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = response.json()
@@ -327,17 +413,27 @@ def test_login_sets_an_http_only_same_site_lax_cookie_that_authenticates(client:
 
 def test_the_cookie_is_secure_over_https(client: Client) -> None:
     response = client.post(
-        "/api/auth/login", json={"username": "bob", "password": PASSWORDS["bob"]}, base_url="https://localhost"
+        "/api/auth/login",
+        json={"username": "bob", "password": PASSWORDS["bob"]},
+        base_url="https://localhost",
     )
     assert response.status_code == 200
     assert "Secure" in response.headers["Set-Cookie"]
 
 
-@pytest.mark.parametrize(("username", "password"), [("alice", "wrong-password"), ("nobody", "whatever"), ("ALICE", PASSWORDS["alice"])])
-def test_wrong_credentials_get_one_401_whatever_was_wrong(client: Client, username: str, password: str) -> None:
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("alice", "wrong-password"), ("nobody", "whatever"), ("ALICE", PASSWORDS["alice"])],
+)
+def test_wrong_credentials_get_one_401_whatever_was_wrong(
+    client: Client, username: str, password: str
+) -> None:
     response = client.post("/api/auth/login", json={"username": username, "password": password})
     assert response.status_code == 401
-    assert response.json() == {"error": "invalid_credentials", "message": "The username or password is wrong."}
+    assert response.json() == {
+        "error": "invalid_credentials",
+        "message": "The username or password is wrong.",
+    }
     assert "Set-Cookie" not in response.headers
 
 
@@ -349,15 +445,26 @@ def test_a_login_body_missing_fields_gets_422(client: Client) -> None:
 
 def test_guessing_one_accounts_password_is_limited_per_account_with_429(app: App) -> None:
     statuses = []
-    for attempt in range(6):  # a different address each time: only the per-account limit can stop it
+    for attempt in range(
+        6
+    ):  # a different address each time: only the per-account limit can stop it
         guesser = ClientAt(app, f"203.0.113.{attempt + 1}")
-        statuses.append(guesser.post("/api/auth/login", json={"username": "alice", "password": f"guess-{attempt}"}))
+        statuses.append(
+            guesser.post(
+                "/api/auth/login", json={"username": "alice", "password": f"guess-{attempt}"}
+            )
+        )
     assert [r.status_code for r in statuses] == [401] * 5 + [429]
     limited = statuses[-1]
     assert limited.json()["error"] == "rate_limited"
     assert int(limited.headers["Retry-After"]) >= 1
     right = ClientAt(app, "203.0.113.99")
-    assert right.post("/api/auth/login", json={"username": "alice", "password": PASSWORDS["alice"]}).status_code == 429
+    assert (
+        right.post(
+            "/api/auth/login", json={"username": "alice", "password": PASSWORDS["alice"]}
+        ).status_code
+        == 429
+    )
     other = right.post("/api/auth/login", json={"username": "bob", "password": PASSWORDS["bob"]})
     assert other.status_code == 200
 
@@ -365,24 +472,38 @@ def test_guessing_one_accounts_password_is_limited_per_account_with_429(app: App
 def test_many_logins_from_one_address_are_limited_per_address_with_429(app: App) -> None:
     one_address = ClientAt(app, "198.51.100.7")
     statuses = [
-        one_address.post("/api/auth/login", json={"username": f"user{n}", "password": "x"}).status_code
+        one_address.post(
+            "/api/auth/login", json={"username": f"user{n}", "password": "x"}
+        ).status_code
         for n in range(11)
     ]
     assert statuses == [401] * 10 + [429]
-    limited = one_address.post("/api/auth/login", json={"username": "bob", "password": PASSWORDS["bob"]})
+    limited = one_address.post(
+        "/api/auth/login", json={"username": "bob", "password": PASSWORDS["bob"]}
+    )
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) >= 1
     elsewhere = ClientAt(app, "198.51.100.8")
-    assert elsewhere.post("/api/auth/login", json={"username": "bob", "password": PASSWORDS["bob"]}).status_code == 200
+    assert (
+        elsewhere.post(
+            "/api/auth/login", json={"username": "bob", "password": PASSWORDS["bob"]}
+        ).status_code
+        == 200
+    )
 
 
 # -- CORS and configuration -------------------------------------------------------
 
 
 def test_the_configured_origin_may_call_the_api_with_credentials(client: Client) -> None:
-    preflight = client.options("/api/posts", headers={
-        "Origin": ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type, authorization",
-    })
+    preflight = client.options(
+        "/api/posts",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, authorization",
+        },
+    )
     assert preflight.status_code in (200, 204)
     assert preflight.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert preflight.headers["Access-Control-Allow-Credentials"] == "true"
@@ -393,18 +514,25 @@ def test_the_configured_origin_may_call_the_api_with_credentials(client: Client)
     assert "Origin" in listed.headers["Vary"]
     refused = client.post("/api/posts", json=NEW_POST, headers={"Origin": ORIGIN})
     assert refused.status_code == 401
-    assert refused.headers["Access-Control-Allow-Origin"] == ORIGIN  # errors are readable by the page too
+    assert (
+        refused.headers["Access-Control-Allow-Origin"] == ORIGIN
+    )  # errors are readable by the page too
 
 
 def test_other_origins_get_no_cors_headers(client: Client) -> None:
-    preflight = client.options("/api/posts", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    preflight = client.options(
+        "/api/posts",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert "Access-Control-Allow-Origin" not in preflight.headers
     listed = client.get("/api/posts", headers={"Origin": "https://evil.example"})
     assert listed.status_code == 200
     assert "Access-Control-Allow-Origin" not in listed.headers
 
 
-def test_tokens_signed_under_another_secret_key_are_refused(db_path: Path, monkeypatch: pytest.MonkeyPatch, login: Callable[[str], dict[str, str]]) -> None:
+def test_tokens_signed_under_another_secret_key_are_refused(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, login: Callable[[str], dict[str, str]]
+) -> None:
     headers = login("alice")
     monkeypatch.setenv("BLOG_SECRET_KEY", "a-brand-new-key")
     rotated = Client(App(EXAMPLE))
@@ -414,7 +542,9 @@ def test_tokens_signed_under_another_secret_key_are_refused(db_path: Path, monke
     assert both.post("/api/posts", json=NEW_POST, headers=headers).status_code == 201
 
 
-def test_without_a_secret_key_the_blog_warns_about_the_development_key(db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_without_a_secret_key_the_blog_warns_about_the_development_key(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.delenv("BLOG_SECRET_KEY")
     with caplog.at_level(logging.WARNING, logger="blog"):
         App(EXAMPLE)
@@ -430,19 +560,33 @@ def test_the_blog_under_gunicorn_with_two_workers_sharing_one_database(tmp_path:
         "BLOG_SECRET_KEY": "served-secret",
         "BLOG_PBKDF2_ITERATIONS": "1000",
     }
-    with gunicorn(f"handlerkit:create_app({str(EXAMPLE)!r})", workers=2, env=env) as server:
-        with requests.Session() as session:
-            listed = session.get(f"{server.url}/api/posts", timeout=10)
-            assert listed.status_code == 200
-            assert listed.json()["meta"]["total"] == 2
-            logged_in = session.post(f"{server.url}/api/auth/login", json={"username": "bob", "password": PASSWORDS["bob"]}, timeout=10)
-            assert logged_in.status_code == 200
-            assert session.cookies.get("blog_token") == logged_in.json()["token"]
-            created = session.post(f"{server.url}/api/posts", json={**NEW_POST, "published": True}, timeout=10)
-            assert created.status_code == 201
-            assert session.post(f"{server.url}/api/posts", json=NEW_POST, timeout=10).status_code == 409
-            for _ in range(4):  # whichever worker answers sees the same file
-                assert requests.get(f"{server.url}/api/posts", timeout=10).json()["meta"]["total"] == 3
-            assert session.delete(f"{server.url}/api/posts/routing-with-files", timeout=10).status_code == 204
-            assert requests.get(f"{server.url}/api/posts/routing-with-files", timeout=10).status_code == 404
-            assert requests.post(f"{server.url}/api/posts", json=NEW_POST, timeout=10).status_code == 401
+    spec = f"handlerkit:create_app({str(EXAMPLE)!r})"
+    with gunicorn(spec, workers=2, env=env) as server, requests.Session() as session:
+        listed = session.get(f"{server.url}/api/posts", timeout=10)
+        assert listed.status_code == 200
+        assert listed.json()["meta"]["total"] == 2
+        logged_in = session.post(
+            f"{server.url}/api/auth/login",
+            json={"username": "bob", "password": PASSWORDS["bob"]},
+            timeout=10,
+        )
+        assert logged_in.status_code == 200
+        assert session.cookies.get("blog_token") == logged_in.json()["token"]
+        created = session.post(
+            f"{server.url}/api/posts", json={**NEW_POST, "published": True}, timeout=10
+        )
+        assert created.status_code == 201
+        assert session.post(f"{server.url}/api/posts", json=NEW_POST, timeout=10).status_code == 409
+        for _ in range(4):  # whichever worker answers sees the same file
+            assert requests.get(f"{server.url}/api/posts", timeout=10).json()["meta"]["total"] == 3
+        assert (
+            session.delete(f"{server.url}/api/posts/routing-with-files", timeout=10).status_code
+            == 204
+        )
+        assert (
+            requests.get(f"{server.url}/api/posts/routing-with-files", timeout=10).status_code
+            == 404
+        )
+        assert (
+            requests.post(f"{server.url}/api/posts", json=NEW_POST, timeout=10).status_code == 401
+        )

@@ -30,8 +30,12 @@ def server() -> Iterator[Server]:
         yield running
 
 
-def open_feed(server: Server, **headers: str) -> tuple[requests.Response, Iterator[sseclient.Event]]:
-    response = requests.get(f"{server.url}/api/events", stream=True, timeout=(5, 10), headers=headers)
+def open_feed(
+    server: Server, **headers: str
+) -> tuple[requests.Response, Iterator[sseclient.Event]]:
+    response = requests.get(
+        f"{server.url}/api/events", stream=True, timeout=(5, 10), headers=headers
+    )
     return response, sseclient.SSEClient(response).events()
 
 
@@ -55,7 +59,9 @@ def test_the_feed_sends_numbered_ticks_while_quiet(client: Client) -> None:
         assert response.headers["Cache-Control"] == "no-cache"
         counts = []
         for chunk in itertools.islice(response.response, 20):  # bounded: ticks arrive every 0.05 s
-            fields = dict(line.split(": ", 1) for line in chunk.decode().strip().split("\n") if ": " in line)
+            fields = dict(
+                line.split(": ", 1) for line in chunk.decode().strip().split("\n") if ": " in line
+            )
             if fields.get("event") == "tick":
                 counts.append(json.loads(fields["data"])["count"])
             if len(counts) == 3:
@@ -65,9 +71,16 @@ def test_the_feed_sends_numbered_ticks_while_quiet(client: Client) -> None:
     assert counts == [1, 2, 3]
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"text": ""}, 422), ({"text": "x" * 281}, 422), ({"text": 5}, 422), ({}, 422), ({"text": "a", "admin": True}, 422),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"text": ""}, 422),
+        ({"text": "x" * 281}, 422),
+        ({"text": 5}, 422),
+        ({}, 422),
+        ({"text": "a", "admin": True}, 422),
+    ],
+)
 def test_invalid_messages_are_refused(client: Client, body: object, status: int) -> None:
     response = client.post("/api/messages", json=body)
     assert response.status_code == status
@@ -75,7 +88,9 @@ def test_invalid_messages_are_refused(client: Client, body: object, status: int)
 
 
 def test_a_message_that_is_not_json_gets_415(client: Client) -> None:
-    response = client.post("/api/messages", data="text=hi", content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/api/messages", data="text=hi", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 415
 
 
@@ -86,7 +101,9 @@ def test_a_published_message_reaches_every_open_feed_over_http(server: Server) -
         assert first.headers["Content-Type"].startswith("text/event-stream")
         assert next(first_events).event == "tick"  # both feeds are live before publishing
         assert next(second_events).event == "tick"
-        posted = requests.post(f"{server.url}/api/messages", json={"text": "hello <b>all</b>"}, timeout=5)
+        posted = requests.post(
+            f"{server.url}/api/messages", json={"text": "hello <b>all</b>"}, timeout=5
+        )
         assert posted.status_code == 202
         for events in (first_events, second_events):
             message = next(event for event in events if event.event == "message")
@@ -108,5 +125,6 @@ def test_a_reconnecting_client_gets_what_it_missed(server: Server) -> None:
     finally:
         response.close()
     assert [(event.event, json.loads(event.data)["text"], event.id) for event in missed] == [
-        ("message", "two", str(ids[1])), ("message", "three", str(ids[2])),
+        ("message", "two", str(ids[1])),
+        ("message", "three", str(ids[2])),
     ]

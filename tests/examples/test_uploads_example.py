@@ -33,13 +33,21 @@ def client(upload_dir: Path) -> Client:
     return Client(App(EXAMPLE))
 
 
-def post_file(client: Client, content: bytes, filename: str = "photo.png", declared: str = "image/png"):  # type: ignore[no-untyped-def]
+def post_file(
+    client: Client, content: bytes, filename: str = "photo.png", declared: str = "image/png"
+):  # type: ignore[no-untyped-def]
     return client.post("/api/images", data={"file": (io.BytesIO(content), filename, declared)})
 
 
-@pytest.mark.parametrize(("content", "kind", "extension"), [
-    (PNG, "image/png", "png"), (JPEG, "image/jpeg", "jpg"), (GIF, "image/gif", "gif"), (WEBP, "image/webp", "webp"),
-])
+@pytest.mark.parametrize(
+    ("content", "kind", "extension"),
+    [
+        (PNG, "image/png", "png"),
+        (JPEG, "image/jpeg", "jpg"),
+        (GIF, "image/gif", "gif"),
+        (WEBP, "image/webp", "webp"),
+    ],
+)
 def test_an_image_is_stored_under_a_generated_name_and_served_back(
     client: Client, upload_dir: Path, content: bytes, kind: str, extension: str
 ) -> None:
@@ -58,8 +66,12 @@ def test_an_image_is_stored_under_a_generated_name_and_served_back(
     assert served.headers["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.mark.parametrize("hostile", ["../../etc/passwd", "C:\\x\\evil.png", "CON", "a\x00b.png", "x" * 5000 + ".png"])
-def test_the_client_file_name_is_never_used_as_a_path(client: Client, upload_dir: Path, tmp_path: Path, hostile: str) -> None:
+@pytest.mark.parametrize(
+    "hostile", ["../../etc/passwd", "C:\\x\\evil.png", "CON", "a\x00b.png", "x" * 5000 + ".png"]
+)
+def test_the_client_file_name_is_never_used_as_a_path(
+    client: Client, upload_dir: Path, tmp_path: Path, hostile: str
+) -> None:
     response = post_file(client, PNG, filename=hostile)
     assert response.status_code == 201
     stored = os.listdir(upload_dir)
@@ -69,16 +81,29 @@ def test_the_client_file_name_is_never_used_as_a_path(client: Client, upload_dir
     assert sorted(p.name for p in tmp_path.iterdir()) == ["uploads"]
 
 
-def test_bytes_that_are_not_an_image_get_415_whatever_the_declared_type(client: Client, upload_dir: Path) -> None:
-    response = post_file(client, b"<svg onload=alert(1)></svg>", filename="cat.png", declared="image/png")
+def test_bytes_that_are_not_an_image_get_415_whatever_the_declared_type(
+    client: Client, upload_dir: Path
+) -> None:
+    response = post_file(
+        client, b"<svg onload=alert(1)></svg>", filename="cat.png", declared="image/png"
+    )
     assert response.status_code == 415
     assert response.json()["error"] == "unsupported_media_type"
     assert "image/png" in response.json()["details"]["allowed"]
     assert not upload_dir.exists() or os.listdir(upload_dir) == []
 
 
-@pytest.mark.parametrize(("filename", "declared"), [("photo.exe", "image/png"), ("photo.png", "text/plain"), ("photo.png", "application/octet-stream")])
-def test_a_real_image_with_a_foreign_name_or_declared_type_gets_415(client: Client, upload_dir: Path, filename: str, declared: str) -> None:
+@pytest.mark.parametrize(
+    ("filename", "declared"),
+    [
+        ("photo.exe", "image/png"),
+        ("photo.png", "text/plain"),
+        ("photo.png", "application/octet-stream"),
+    ],
+)
+def test_a_real_image_with_a_foreign_name_or_declared_type_gets_415(
+    client: Client, upload_dir: Path, filename: str, declared: str
+) -> None:
     response = post_file(client, PNG, filename=filename, declared=declared)
     assert response.status_code == 415
     assert not upload_dir.exists() or os.listdir(upload_dir) == []
@@ -116,7 +141,15 @@ def test_a_form_without_a_file_part_gets_400(client: Client) -> None:
     assert response.json()["error"] == "missing_file"
 
 
-@pytest.mark.parametrize("name", ["nope.png", "..%2F..%2Fetc%2Fpasswd", "AAAAAAAAAAAAAAAAAAAAAA.exe", "AAAAAAAAAAAAAAAAAAAAAA.png"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "nope.png",
+        "..%2F..%2Fetc%2Fpasswd",
+        "AAAAAAAAAAAAAAAAAAAAAA.exe",
+        "AAAAAAAAAAAAAAAAAAAAAA.png",
+    ],
+)
 def test_unknown_or_foreign_image_names_get_404(client: Client, name: str) -> None:
     response = client.get(f"/api/images/{name}")
     assert response.status_code == 404
@@ -134,11 +167,17 @@ def test_uploads_work_under_gunicorn(tmp_path: Path) -> None:
     target = tmp_path / "served"
     env = {"UPLOADS_DIR": str(target), "UPLOADS_MAX_BYTES": "4096"}
     with gunicorn(f"handlerkit:create_app({str(EXAMPLE)!r})", env=env) as server:
-        ok = requests.post(f"{server.url}/api/images", files={"file": ("a.png", PNG, "image/png")}, timeout=10)
+        ok = requests.post(
+            f"{server.url}/api/images", files={"file": ("a.png", PNG, "image/png")}, timeout=10
+        )
         assert ok.status_code == 201
         assert (target / ok.json()["id"]).read_bytes() == PNG
         assert requests.get(server.url + ok.json()["url"], timeout=10).content == PNG
-        wrong = requests.post(f"{server.url}/api/images", files={"file": ("a.png", b"GIF8", "image/png")}, timeout=10)
+        wrong = requests.post(
+            f"{server.url}/api/images", files={"file": ("a.png", b"GIF8", "image/png")}, timeout=10
+        )
         assert wrong.status_code == 415
-        big = requests.post(f"{server.url}/api/images", files={"file": ("a.png", PNG * 8, "image/png")}, timeout=10)
+        big = requests.post(
+            f"{server.url}/api/images", files={"file": ("a.png", PNG * 8, "image/png")}, timeout=10
+        )
         assert big.status_code == 413

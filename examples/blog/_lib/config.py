@@ -1,14 +1,13 @@
 """The blog's settings, read from the environment when the app is built.
 
-=====================  ==============================================  ==========================
-variable               meaning                                         default
-=====================  ==============================================  ==========================
-``BLOG_DB``            path of the SQLite file (created on first use)  ``<tmp>/handlerkit-blog.sqlite3``
-``BLOG_SECRET_KEY``    signs login tokens; comma-separated to rotate   a development key (warns)
-``BLOG_CORS_ORIGIN``   the browser origin allowed to call the API      ``http://localhost:3000``
-``BLOG_TOKEN_MAX_AGE`` seconds a login token stays valid               ``28800`` (8 hours)
-``BLOG_PBKDF2_ITERATIONS`` work factor for new password hashes         ``600000``
-=====================  ==============================================  ==========================
+- ``BLOG_DB``: the SQLite file, created on first use
+  (default ``handlerkit-blog.sqlite3`` in the system temp folder);
+- ``BLOG_SECRET_KEY``: signs login tokens; comma-separated to rotate (default:
+  a development key, with a warning);
+- ``BLOG_CORS_ORIGIN``: the browser origin allowed to call the API
+  (default ``http://localhost:3000``);
+- ``BLOG_TOKEN_MAX_AGE``: seconds a login token stays valid (default 28800);
+- ``BLOG_PBKDF2_ITERATIONS``: work factor for new password hashes (default 600000).
 
 Route modules are imported once per ``App``, so each new ``App`` (each
 gunicorn worker, each test) reads the environment afresh.
@@ -34,7 +33,9 @@ TOKEN_SALT = "blog.login"
 
 def db_path() -> str:
     """Return the SQLite file path (``BLOG_DB``, or a file in the temp directory)."""
-    return os.environ.get("BLOG_DB") or os.path.join(tempfile.gettempdir(), "handlerkit-blog.sqlite3")
+    return os.environ.get("BLOG_DB") or os.path.join(
+        tempfile.gettempdir(), "handlerkit-blog.sqlite3"
+    )
 
 
 def secret_key() -> list[str]:

@@ -60,16 +60,34 @@ SEED_USERS = (
 )
 
 SEED_POSTS = (
-    ("alice", "Hello from handlerkit", "A first post, served by a tree of route.py files.", ["intro", "python"], True),
-    ("bob", "Wrappers all the way down", "compose(with_cors, with_auth, with_validation) reads outside in.", ["python"], True),
-    ("alice", "Draft: SQLite notes", "Unpublished thoughts on the stdlib sqlite3 module.", ["sqlite"], False),
+    (
+        "alice",
+        "Hello from handlerkit",
+        "A first post, served by a tree of route.py files.",
+        ["intro", "python"],
+        True,
+    ),
+    (
+        "bob",
+        "Wrappers all the way down",
+        "compose(with_cors, with_auth, with_validation) reads outside in.",
+        ["python"],
+        True,
+    ),
+    (
+        "alice",
+        "Draft: SQLite notes",
+        "Unpublished thoughts on the stdlib sqlite3 module.",
+        ["sqlite"],
+        False,
+    ),
 )
 
 _ready: set[str] = set()
 _ready_lock = threading.Lock()
 
 
-class SlugTaken(Exception):
+class SlugTakenError(Exception):
     """Raised by :func:`create_post` when another post already has the slug."""
 
 
@@ -183,7 +201,11 @@ def post_json(row: sqlite3.Row) -> dict[str, Any]:
         "content": row["content"],
         "tags": json.loads(row["tags"]),
         "published": bool(row["published"]),
-        "author": {"id": row["author_id"], "username": row["author_username"], "name": row["author_name"]},
+        "author": {
+            "id": row["author_id"],
+            "username": row["author_username"],
+            "name": row["author_name"],
+        },
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
         "publishedAt": row["published_at"],
@@ -246,39 +268,58 @@ def _insert_post(
 ) -> int:
     stamp = now()
     cursor = connection.execute(
-        "INSERT INTO posts (slug, title, content, tags, published, author_id, created_at, updated_at,"
-        " published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (slug, title, content, json.dumps(tags), int(published), author_id, stamp, stamp,
-         stamp if published else None),
+        "INSERT INTO posts (slug, title, content, tags, published, author_id,"
+        " created_at, updated_at, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            slug,
+            title,
+            content,
+            json.dumps(tags),
+            int(published),
+            author_id,
+            stamp,
+            stamp,
+            stamp if published else None,
+        ),
     )
     post_id = cursor.lastrowid
     assert post_id is not None
     connection.executemany(
-        "INSERT OR IGNORE INTO post_tags (post_id, tag) VALUES (?, ?)", [(post_id, tag) for tag in tags]
+        "INSERT OR IGNORE INTO post_tags (post_id, tag) VALUES (?, ?)",
+        [(post_id, tag) for tag in tags],
     )
     return post_id
 
 
-def create_post(connection: sqlite3.Connection, author_id: int, slug: str, data: dict[str, Any]) -> dict[str, Any]:
+def create_post(
+    connection: sqlite3.Connection, author_id: int, slug: str, data: dict[str, Any]
+) -> dict[str, Any]:
     """Insert a post and return its JSON shape.
 
     Raises:
-        SlugTaken: another post has *slug*; the UNIQUE constraint decides, so
+        SlugTakenError: another post has *slug*; the UNIQUE constraint decides, so
             two concurrent creates cannot both win.
     """
     try:
         _insert_post(
-            connection, author_id, slug, data["title"], data["content"],
-            data.get("tags", []), data.get("published", False),
+            connection,
+            author_id,
+            slug,
+            data["title"],
+            data["content"],
+            data.get("tags", []),
+            data.get("published", False),
         )
     except sqlite3.IntegrityError as exc:
-        raise SlugTaken(slug) from exc
+        raise SlugTakenError(slug) from exc
     row = get_post(connection, slug)
     assert row is not None
     return post_json(row)
 
 
-def update_post(connection: sqlite3.Connection, row: sqlite3.Row, changes: dict[str, Any]) -> dict[str, Any]:
+def update_post(
+    connection: sqlite3.Connection, row: sqlite3.Row, changes: dict[str, Any]
+) -> dict[str, Any]:
     """Apply *changes* (title, content, tags, published) to the post *row* and return it.
 
     The slug never changes, so links to the post keep working after a retitle.
@@ -303,8 +344,12 @@ def update_post(connection: sqlite3.Connection, row: sqlite3.Row, changes: dict[
         if changes["published"] and row["published_at"] is None:
             fields["published_at"] = stamp
     fields["updated_at"] = stamp
-    assignments = ", ".join(f"{column} = ?" for column in fields)  # column names are ours, not input
-    connection.execute(f"UPDATE posts SET {assignments} WHERE id = ?", [*fields.values(), row["id"]])
+    assignments = ", ".join(
+        f"{column} = ?" for column in fields
+    )  # column names are ours, not input
+    connection.execute(
+        f"UPDATE posts SET {assignments} WHERE id = ?", [*fields.values(), row["id"]]
+    )
     updated = get_post(connection, row["slug"])
     assert updated is not None
     return post_json(updated)

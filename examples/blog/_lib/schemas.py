@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+
 class JsonBoolean(fields.Boolean):
     """``true`` or ``false`` and nothing else.
 
@@ -26,7 +27,9 @@ class JsonBoolean(fields.Boolean):
 #: pattern reads the same in Python (``re.match``) and in JSON Schema (a search).
 TITLE_PATTERN = r"[\s\S]*[A-Za-z0-9]"
 
-_TAG = fields.String(validate=[validate.Length(min=1, max=40), validate.Regexp(r"^[a-z0-9][a-z0-9-]*$")])
+_TAG = fields.String(
+    validate=[validate.Length(min=1, max=40), validate.Regexp(r"^[a-z0-9][a-z0-9-]*$")]
+)
 
 
 class PostCreate(Schema):

@@ -28,7 +28,13 @@ cors = with_cors(
     origins=[config.cors_origin()],
     credentials=True,
     headers=["Content-Type", "Authorization"],
-    expose_headers=["Location", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
+    expose_headers=[
+        "Location",
+        "Retry-After",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    ],
 )
 
 #: ``memory://`` counts per gunicorn worker; a ``redis://`` URL shares the counts.
@@ -48,7 +54,9 @@ login_limit_by_ip = with_rate_limit(limit=10, window=60, key=_ip_key, storage=RA
 
 #: Login attempts per account, whoever makes them: 5 per 5 minutes. It needs the
 #: validated body, so it goes inside ``with_validation(body=Login)``.
-login_limit_by_account = with_rate_limit(limit=5, window=300, key=_account_key, storage=RATE_LIMIT_STORAGE)
+login_limit_by_account = with_rate_limit(
+    limit=5, window=300, key=_account_key, storage=RATE_LIMIT_STORAGE
+)
 
 
 def issue_login_token(user: Any) -> str:
@@ -67,7 +75,9 @@ def viewer(request: NextRequest) -> dict[str, Any] | None:
         token = bearer_token(request, cookie=config.COOKIE_NAME)
         if token is None:
             return None
-        payload = verify_token(token, secret_key=SECRET_KEY, salt=config.TOKEN_SALT, max_age=MAX_AGE)
+        payload = verify_token(
+            token, secret_key=SECRET_KEY, salt=config.TOKEN_SALT, max_age=MAX_AGE
+        )
     except ApiError:
         return None
     return payload if isinstance(payload, dict) else None

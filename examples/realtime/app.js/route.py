@@ -42,7 +42,10 @@ document.getElementById("send").addEventListener("submit", async (event) => {
 
 
 def GET() -> NextResponse:
-    return NextResponse(SCRIPT, headers={
-        "Content-Type": "text/javascript; charset=utf-8",
-        "X-Content-Type-Options": "nosniff",
-    })
+    return NextResponse(
+        SCRIPT,
+        headers={
+            "Content-Type": "text/javascript; charset=utf-8",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -3,12 +3,9 @@
 The client's file name is never used as a path: the stored name is generated
 here from random bytes and the type the file's first bytes show.
 
-=======================  ==============================================  ==============================
-variable                 meaning                                         default
-=======================  ==============================================  ==============================
-``UPLOADS_DIR``          folder the images are written to                ``<tmp>/handlerkit-uploads``
-``UPLOADS_MAX_BYTES``    largest accepted image, in bytes                ``5242880`` (5 MiB)
-=======================  ==============================================  ==============================
+Settings: ``UPLOADS_DIR``, the folder images are written to (default
+``handlerkit-uploads`` in the system temp folder), and ``UPLOADS_MAX_BYTES``,
+the largest accepted image (default 5 MiB).
 """
 
 from __future__ import annotations
@@ -33,7 +30,9 @@ def max_bytes() -> int:
 
 def upload_dir() -> str:
     """Return the folder images are stored in, creating it if needed."""
-    path = os.environ.get("UPLOADS_DIR") or os.path.join(tempfile.gettempdir(), "handlerkit-uploads")
+    path = os.environ.get("UPLOADS_DIR") or os.path.join(
+        tempfile.gettempdir(), "handlerkit-uploads"
+    )
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -44,7 +43,7 @@ def new_name(content_type: str) -> str:
 
 
 def stored_path(name: str) -> str | None:
-    """Return the path of the stored image *name*, or ``None`` when *name* is not one we generate."""
+    """Return the path of the stored image *name*; ``None`` when we could not have made *name*."""
     if not STORED_NAME.match(name):
         return None
     return os.path.join(upload_dir(), name)

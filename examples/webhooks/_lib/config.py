@@ -18,21 +18,28 @@ import tempfile
 
 logger = logging.getLogger("webhooks")
 
-DEV_SECRETS = {"STRIPE_WEBHOOK_SECRET": "whsec_development_only", "GITHUB_WEBHOOK_SECRET": "github-development-only"}
+DEV_SECRETS = {
+    "STRIPE_WEBHOOK_SECRET": "whsec_development_only",
+    "GITHUB_WEBHOOK_SECRET": "github-development-only",
+}
 
 
 def secret(variable: str) -> list[str]:
     """Return the secrets in *variable*, oldest first, or the development one with a warning."""
     values = [value.strip() for value in os.environ.get(variable, "").split(",") if value.strip()]
     if not values:
-        logger.warning("%s is not set: using a development secret anyone can read in the source", variable)
+        logger.warning(
+            "%s is not set: using a development secret anyone can read in the source", variable
+        )
         values = [DEV_SECRETS[variable]]
     return values
 
 
 def db_path() -> str:
     """Return the SQLite file path."""
-    return os.environ.get("WEBHOOKS_DB") or os.path.join(tempfile.gettempdir(), "handlerkit-webhooks.sqlite3")
+    return os.environ.get("WEBHOOKS_DB") or os.path.join(
+        tempfile.gettempdir(), "handlerkit-webhooks.sqlite3"
+    )
 
 
 def store_url() -> str | None:

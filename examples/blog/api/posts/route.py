@@ -29,7 +29,12 @@ def GET(request: NextRequest, context: RouteContext) -> NextResponse:
     if not query["published"]:
         user = web.viewer(request)
         if user is None:
-            raise ApiError(401, "unauthorized", "Log in to list drafts.", headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401,
+                "unauthorized",
+                "Log in to list drafts.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         if user.get("role") != "admin":
             author_id = user.get("sub")
     with db.connect() as connection:
@@ -51,12 +56,18 @@ def POST(request: NextRequest, context: RouteContext) -> NextResponse:
     data = context.state.body
     slug = db.slugify(data["title"])
     if not slug:
-        raise ApiError(422, "validation_error", "Invalid input.",
-                       {"body": {"title": ["The title needs at least one letter or digit."]}})
+        raise ApiError(
+            422,
+            "validation_error",
+            "Invalid input.",
+            {"body": {"title": ["The title needs at least one letter or digit."]}},
+        )
     try:
         with db.connect() as connection:
             post = db.create_post(connection, context.state.user["sub"], slug, data)
-    except db.SlugTaken:
-        raise ApiError(409, "conflict", "A post with this title already exists.", {"slug": slug}) from None
+    except db.SlugTakenError:
+        raise ApiError(
+            409, "conflict", "A post with this title already exists.", {"slug": slug}
+        ) from None
     location = f"{request.next_url.base_path}/api/posts/{slug}"
     return NextResponse.json(post, status=201, headers={"Location": location})

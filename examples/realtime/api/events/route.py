@@ -35,7 +35,11 @@ def GET(request: NextRequest) -> NextResponse:
                 yield sse.Event(item.data, event=item.kind, id=item.id)
             if not news:
                 ticks += 1
-                at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                at = (
+                    datetime.now(timezone.utc)
+                    .isoformat(timespec="milliseconds")
+                    .replace("+00:00", "Z")
+                )
                 yield sse.Event({"count": ticks, "at": at}, event="tick")
 
     return sse.stream(events(), heartbeat=HEARTBEAT, retry=1000)

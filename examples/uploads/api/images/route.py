@@ -25,7 +25,9 @@ def POST(request: NextRequest) -> NextResponse:
     size = upload.size
     if size > images.max_bytes():
         raise ApiError(
-            413, "file_too_large", f"The image is larger than {images.max_bytes()} bytes.",
+            413,
+            "file_too_large",
+            f"The image is larger than {images.max_bytes()} bytes.",
             {"max_bytes": images.max_bytes(), "size": size},
         )
     content_type = sniff_content_type(upload)  # what the bytes are, not what the client said

@@ -26,11 +26,18 @@ def POST(request: NextRequest, context: RouteContext) -> NextResponse:
     if not verify_password(credentials["password"], stored) or user is None:
         raise ApiError(401, "invalid_credentials", "The username or password is wrong.")
     token = web.issue_login_token(user)
-    response = NextResponse.json({
-        "token": token,
-        "expiresIn": web.MAX_AGE,
-        "user": {"id": user["id"], "username": user["username"], "name": user["name"], "role": user["role"]},
-    })
+    response = NextResponse.json(
+        {
+            "token": token,
+            "expiresIn": web.MAX_AGE,
+            "user": {
+                "id": user["id"],
+                "username": user["username"],
+                "name": user["name"],
+                "role": user["role"],
+            },
+        }
+    )
     response.cookies.set(
         config.COOKIE_NAME,
         token,

@@ -19,8 +19,11 @@ def GET(request: NextRequest, context: RouteContext) -> NextResponse:
         raise ApiError(404, "not_found", "No such image.")
     with open(path, "rb") as source:
         data = source.read()
-    return NextResponse(data, headers={
-        "Content-Type": images.CONTENT_TYPES[name.rsplit(".", 1)[1]],
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "public, max-age=31536000, immutable",
-    })
+    return NextResponse(
+        data,
+        headers={
+            "Content-Type": images.CONTENT_TYPES[name.rsplit(".", 1)[1]],
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "public, max-age=31536000, immutable",
+        },
+    )

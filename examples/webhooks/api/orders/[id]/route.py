@@ -7,7 +7,16 @@ from ...._lib import ledger
 
 def GET(request: NextRequest, context: RouteContext) -> NextResponse:
     with ledger.connect() as connection:
-        row = connection.execute("SELECT * FROM orders WHERE id = ?", (context.params["id"],)).fetchone()
+        row = connection.execute(
+            "SELECT * FROM orders WHERE id = ?", (context.params["id"],)
+        ).fetchone()
     if row is None:
         raise ApiError(404, "not_found", "No webhook has mentioned this order.")
-    return NextResponse.json({"id": row["id"], "status": row["status"], "amount": row["amount"], "updatedAt": row["updated_at"]})
+    return NextResponse.json(
+        {
+            "id": row["id"],
+            "status": row["status"],
+            "amount": row["amount"],
+            "updatedAt": row["updated_at"],
+        }
+    )

@@ -35,19 +35,26 @@ def POST(request: NextRequest) -> NextResponse:
     payload = request.json()
     if not isinstance(payload, dict):
         raise ApiError(422, "invalid_event", "A GitHub delivery is a JSON object.")
-    # The wrapper already checked the header's format; without one, the body identifies the delivery.
-    delivery = request.headers.get("X-GitHub-Delivery") or "sha256:" + hashlib.sha256(request.bytes()).hexdigest()
+    # The wrapper checked the header's format; without one, the body names the delivery.
+    delivery = (
+        request.headers.get("X-GitHub-Delivery")
+        or "sha256:" + hashlib.sha256(request.bytes()).hexdigest()
+    )
     with ledger.connect() as connection:
         if not ledger.first_time(connection, "github", delivery, kind or "unknown"):
             return NextResponse.json({"received": True, "duplicate": True})
         if kind != "push":
             return NextResponse.json({"received": True, "ignored": kind or "unknown"})
         repository = payload.get("repository")
-        name = _text(repository.get("full_name") if isinstance(repository, dict) else None, "repository.full_name")
+        name = _text(
+            repository.get("full_name") if isinstance(repository, dict) else None,
+            "repository.full_name",
+        )
         ref = _text(payload.get("ref"), "ref")
         commits = payload.get("commits")
         connection.execute(
-            "INSERT INTO pushes (delivery, repository, ref, commits, received_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO pushes (delivery, repository, ref, commits, received_at)"
+            " VALUES (?, ?, ?, ?, ?)",
             (delivery, name, ref, len(commits) if isinstance(commits, list) else 0, ledger.now()),
         )
     return NextResponse.json({"received": True})

@@ -48,7 +48,8 @@ def _subscription(status: str | None) -> Any:
         state = status or _text(obj.get("status"), "data.object.status")
         connection.execute(
             "INSERT INTO subscriptions (id, customer, status, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+            " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+            " updated_at = excluded.updated_at",
             (subscription_id, customer, state, ledger.now()),
         )
 
