@@ -105,9 +105,21 @@ class Router:
 
 
 def load_tree(
-    app_dir: str | os.PathLike[str], prefix: list[Segment] | None = None
+    app_dir: str | os.PathLike[str],
+    prefix: list[Segment] | None = None,
+    *,
+    errors: list[RouteDefinitionError] | None = None,
 ) -> tuple[list[Route], Any]:
-    """Import every ``route.py`` below *app_dir* and return its routes and root middleware module."""
+    """Import every ``route.py`` below *app_dir* and return its routes and root middleware module.
+
+    Args:
+        app_dir: The app directory.
+        prefix: URL segments put in front of every route.
+        errors: When given, a :class:`RouteDefinitionError` raised for one
+            file is appended here and that file is skipped, so every broken
+            file is reported (``handlerkit check``). ``None`` (what ``App``
+            uses) raises the first one.
+    """
     root = Path(app_dir).resolve()
     found, root_middleware = discover(root)
     purge(root)
@@ -120,21 +132,46 @@ def load_tree(
 
     routes = []
     for item in found:
-        module = load_file(root, item.path)
-        routes.append(
-            make_route(
-                [*(prefix or []), *item.segments],
-                str(item.path),
-                module,
-                middleware=tuple(middleware(p) for p in item.middleware),
+        try:
+            module = load_file(root, item.path)
+            routes.append(
+                make_route(
+                    [*(prefix or []), *item.segments],
+                    str(item.path),
+                    module,
+                    middleware=tuple(middleware(p) for p in item.middleware),
+                )
             )
-        )
-    return routes, (middleware(root_middleware) if root_middleware else None)
+        except RouteDefinitionError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+    try:
+        root_module = middleware(root_middleware) if root_middleware else None
+    except RouteDefinitionError as exc:
+        if errors is None:
+            raise
+        errors.append(exc)
+        root_module = None
+    return routes, root_module
 
 
-def build_table(routes: Iterable[Route]) -> RouteTable:
-    """Check *routes* for conflicts and return the matching table."""
+def build_table(
+    routes: Iterable[Route], *, errors: list[RouteDefinitionError] | None = None
+) -> RouteTable:
+    """Check *routes* for conflicts and return the matching table.
+
+    Args:
+        routes: The routes to add.
+        errors: When given, each conflict is appended here instead of raised
+            and the conflicting route is left out (``handlerkit check``).
+    """
     table = RouteTable()
     for route in routes:
-        table.add(route)
+        try:
+            table.add(route)
+        except RouteDefinitionError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
     return table

@@ -1,0 +1,142 @@
+"""`handlerkit check`: every startup error with its files, the same verdict as `App(...)`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from handlerkit import App
+from handlerkit.cli import main
+from handlerkit.errors import RouteDefinitionError
+from handlerkit.testing import write_app
+
+BROKEN = {
+    "(shop)/items/route.py": "def GET():\n    return []\n",
+    "(admin)/items/route.py": "def GET():\n    return []\n",
+    "users/[id]/route.py": "def GET():\n    return {}\n",
+    "users/[slug]/edit/route.py": "def GET():\n    return {}\n",
+    "lower/route.py": "def get():\n    return {}\n",
+    "slow/route.py": "async def GET():\n    return {}\n",
+    "empty/route.py": "VALUE = 1\n",
+}
+
+
+def test_check_fails_naming_the_conflicting_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_dir = write_app(
+        tmp_path / "app",
+        {
+            "(shop)/items/route.py": "def GET():\n    return []\n",
+            "(admin)/items/route.py": "def GET():\n    return []\n",
+        },
+    )
+    with pytest.raises(RouteDefinitionError):
+        App(app_dir)
+    assert main(["check", str(app_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "error: two sources define the URL /items [DuplicateRouteError]" in out
+    assert "  (admin)/items/route.py\n" in out
+    assert "  (shop)/items/route.py\n" in out
+    assert "1 error(s), 0 warning(s)" in out
+
+
+def test_check_reports_every_error_not_just_the_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_dir = write_app(tmp_path / "app", BROKEN)
+    assert main(["check", str(app_dir), "--json"]) == 1
+    errors = json.loads(capsys.readouterr().out)["errors"]
+    by_type = {e["type"]: e for e in errors}
+    assert set(by_type) == {
+        "AsyncHandlerError",
+        "LowercaseExportError",
+        "NoHandlerError",
+        "DuplicateRouteError",
+        "ParamNameConflictError",
+    }
+    assert by_type["LowercaseExportError"]["files"] == ["lower/route.py"]
+    assert "did you mean GET?" in by_type["LowercaseExportError"]["message"]
+    assert by_type["AsyncHandlerError"]["files"] == ["slow/route.py"]
+    assert "synchronous" in by_type["AsyncHandlerError"]["message"]
+    assert by_type["NoHandlerError"]["files"] == ["empty/route.py"]
+    assert by_type["ParamNameConflictError"]["files"] == [
+        "users/[id]/route.py",
+        "users/[slug]/edit/route.py",
+    ]
+
+
+def test_check_names_every_malformed_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_dir = write_app(
+        tmp_path / "app",
+        {
+            "a/[id/route.py": "def GET():\n    return {}\n",
+            "b/[[id]]/route.py": "def GET():\n    return {}\n",
+            "_private/[bad/helper.py": "",
+        },
+    )
+    assert main(["check", str(app_dir)]) == 1
+    out = capsys.readouterr().out
+    assert "malformed brackets" in out and "  a/[id\n" in out
+    assert "double brackets" in out and "  b/[[id]]\n" in out
+    assert "_private" not in out
+
+
+def test_a_clean_app_passes_and_warnings_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_dir = write_app(
+        tmp_path / "app",
+        {
+            "ok/route.py": """
+            import logging
+            logging.getLogger("handlerkit").warning("ok/route.py: something to look at")
+
+            def GET():
+                return {}
+        """,
+        },
+    )
+    assert main(["check", str(app_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: ok/route.py: something to look at" in out
+    assert "0 error(s), 1 warning(s)" in out
+    assert main(["check", str(app_dir), "--strict"]) == 1
+    capsys.readouterr()
+    # The warning was captured for the report, not swallowed from other handlers.
+    assert not logging.getLogger("handlerkit").handlers or all(
+        type(h).__name__ != "_ListHandler" for h in logging.getLogger("handlerkit").handlers
+    )
+
+
+def test_check_a_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(tmp_path / "nope")]) == 2
+    assert "app directory not found" in capsys.readouterr().err
+
+
+def test_sse_routes_warn_when_checked_for_the_sync_worker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_dir = write_app(
+        tmp_path / "app",
+        {
+            "feed/route.py": """
+            from handlerkit import sse
+
+            def GET(request):
+                return sse.stream(iter([sse.Event("hi")]))
+        """,
+            "plain/route.py": "def GET():\n    return {}\n",
+        },
+    )
+    assert main(["check", str(app_dir)]) == 0  # gthread, the serve default: nothing to say
+    assert "0 warning(s)" in capsys.readouterr().out
+    assert main(["check", str(app_dir), "--worker-class", "sync", "--strict"]) == 1
+    out = capsys.readouterr().out
+    assert "1 route(s) stream server-sent events (/feed)" in out
+    assert "--worker-class gthread" in out

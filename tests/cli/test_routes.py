@@ -1,0 +1,250 @@
+"""``handlerkit routes``: the table, --json, --explain and --unguarded, run in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from handlerkit.cli import main
+from handlerkit.testing import write_app
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_table_lists_pattern_methods_wrappers_file_and_config(
+    blog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "routes", str(blog_dir))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["PATTERN", "METHOD", "WRAPPERS", "FILE", "CONFIG"]
+    posts = next(line for line in lines if line.startswith("/api/posts "))
+    assert posts.split() == ["/api/posts", "GET", "-", "api/posts/route.py", "max_body_size=2048"]
+    post_row = lines[lines.index(posts) + 1].split()
+    assert post_row == ["POST", "with_logging", ">", "with_auth"]
+    delete_row = next(line for line in lines if line.startswith("/api/posts/[id]"))
+    assert delete_row.split()[:4] == [
+        "/api/posts/[id]",
+        "DELETE",
+        "with_auth",
+        "api/posts/[id]/route.py",
+    ]
+    assert "root middleware: middleware.py" in out
+
+
+def test_json_has_the_same_facts(blog_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "routes", str(blog_dir), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["root_middleware"] == {"file": "middleware.py", "matcher": ["/api/:path*"]}
+    routes = {r["pattern"]: r for r in data["routes"]}
+    assert set(routes) == {
+        "/api/auth/login",
+        "/api/posts",
+        "/api/posts/[...rest]",
+        "/api/posts/[id]",
+        "/api/posts/latest",
+    }
+    posts = routes["/api/posts"]
+    assert posts["file"] == "api/posts/route.py"
+    assert posts["methods"] == ["GET", "POST"]
+    assert posts["allow"] == ["GET", "HEAD", "OPTIONS", "POST"]
+    assert posts["config"] == {"max_body_size": 2048}
+    assert posts["middleware"] == ["api/posts/middleware.py"]
+    assert posts["handlers"]["POST"] == {
+        "wrappers": ["with_logging", "with_auth"],
+        "handler": "POST",
+        "guarded": True,
+    }
+    assert posts["handlers"]["GET"] == {"wrappers": [], "handler": "GET", "guarded": False}
+
+
+def test_explain_a_matched_route(blog_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(
+        capsys, "routes", str(blog_dir), "--explain", "DELETE", "/api/posts/caf%C3%A9%2F1", "--json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["outcome"] == "handler"
+    assert data["route"] == "/api/posts/[id]"
+    assert data["file"] == "api/posts/[id]/route.py"
+    assert data["params"] == {"id": "café/1"}  # decoded per segment: %2F stays inside the param
+    assert data["root_middleware"]["file"] == "middleware.py"
+    assert data["middleware"] == ["api/posts/middleware.py"]
+    assert data["wrappers"] == ["with_auth"]
+    assert data["handler"] == "DELETE"
+    assert data["allow"] == ["DELETE", "GET", "HEAD", "OPTIONS"]
+    assert [s["pattern"] for s in data["shadowed"]] == ["/api/posts/[...rest]"]
+
+
+def test_explain_text_shows_the_chains_and_what_is_shadowed(
+    blog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "POST", "/api/posts")
+    assert code == 0
+    assert "route       /api/posts  (api/posts/route.py)" in out
+    assert "middleware  api/posts/middleware.py" in out
+    assert "wrappers    with_logging > with_auth" in out
+    assert "allow       GET, HEAD, OPTIONS, POST" in out
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "GET", "/api/posts/latest")
+    assert code == 0
+    assert "shadows     /api/posts/[id]" in out
+    assert "a static segment (latest) beats a [param] ([id])" in out
+    assert "a static segment (latest) beats a [...catch-all] ([...rest])" in out
+
+
+def test_explain_a_405_gives_the_allow_set(
+    blog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "PUT", "/api/posts/7", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["status"] == 405
+    assert data["outcome"] == "method_not_allowed"
+    assert data["route"] == "/api/posts/[id]"
+    assert data["allow"] == ["DELETE", "GET", "HEAD", "OPTIONS"]
+    # [...rest] would also match the path, but routing picks [id] before looking at methods.
+    assert [s["pattern"] for s in data["shadowed"]] == ["/api/posts/[...rest]"]
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "PUT", "/api/posts/7")
+    assert "405: /api/posts/[id] exports DELETE, GET, not PUT" in out
+
+
+def test_explain_a_404_names_the_nearest_routes(
+    blog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "GET", "/api/post/7", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["status"] == 404
+    assert data["nearest"][0]["pattern"].startswith("/api/posts")
+    assert data["nearest"][0]["reason"] == "segment 2 is 'post', the pattern wants 'posts'"
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "GET", "/api/auth/login/extra")
+    assert code == 1
+    assert "404" in out
+    assert (
+        "/api/auth/login  (api/auth/login/route.py): the URL has 1 segment(s) more than the pattern"
+        in out
+    )
+
+
+def test_explain_head_options_redirect_and_bad_paths(
+    blog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "HEAD", "/api/posts/latest")
+    assert code == 0 and "HEAD runs GET and drops the body" in out
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "OPTIONS", "/api/posts")
+    assert code == 0 and "204" in out
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "GET", "/api/posts/")
+    assert code == 1 and "308 -> /api/posts" in out
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "GET", "/api/posts/%zz")
+    assert code == 1 and "400: The URL path has a malformed percent escape." in out
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "BREW", "/api/posts")
+    assert code == 1 and "501" in out
+
+
+def test_unguarded_exits_1_and_lists_an_unguarded_write_route(
+    blog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The blog-like tree passes the audit of its write routes once login is declared public ...
+    args = [
+        "routes",
+        str(blog_dir),
+        "--unguarded",
+        "--methods",
+        "write",
+        "--allow",
+        "POST /api/auth/login",
+    ]
+    code, out = run(capsys, *args)
+    assert code == 0, out
+    # ... and fails it as soon as one unguarded write route is added.
+    write_app(blog_dir, {"api/posts/[id]/comments/route.py": "def POST(request):\n    return {}\n"})
+    code, out = run(capsys, *args)
+    assert code == 1
+    assert "POST    /api/posts/[id]/comments  -         api/posts/[id]/comments/route.py" in out
+    code, out = run(capsys, *args, "--json")
+    assert json.loads(out) == {
+        "unguarded": [
+            {
+                "method": "POST",
+                "pattern": "/api/posts/[id]/comments",
+                "file": "api/posts/[id]/comments/route.py",
+                "wrappers": [],
+            }
+        ]
+    }
+
+
+def test_unguarded_audits_every_method_by_default(
+    blog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "routes", str(blog_dir), "--unguarded", "--json")
+    assert code == 1
+    pairs = {(u["method"], u["pattern"]) for u in json.loads(out)["unguarded"]}
+    assert pairs == {
+        ("GET", "/api/posts"),
+        ("GET", "/api/posts/[id]"),
+        ("GET", "/api/posts/latest"),
+        ("GET", "/api/posts/[...rest]"),
+        ("POST", "/api/auth/login"),
+    }
+
+
+def test_a_wrapper_labelled_auth_counts_and_wrappers_without_functools_wraps_hide_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_dir = write_app(
+        tmp_path / "app",
+        {
+            "_lib/guards.py": """
+            import functools
+            from handlerkit.handlers import mark_wrapper
+
+            def require_api_key(handler):
+                @functools.wraps(handler)
+                def wrapped(request, context=None):
+                    return handler(request, context)
+                return mark_wrapper(wrapped, "with_api_key_auth")
+
+            def opaque(handler):
+                def wrapped(request, context=None):  # no functools.wraps: the chain stops here
+                    return handler(request, context)
+                return wrapped
+        """,
+            "a/route.py": """
+            from .._lib.guards import require_api_key
+            from handlerkit import with_auth
+
+            @require_api_key
+            def POST(request, context):
+                return {}
+        """,
+            "b/route.py": """
+            from .._lib.guards import opaque
+            from handlerkit import with_auth
+
+            @opaque
+            @with_auth
+            def POST(request, context):
+                return {}
+        """,
+        },
+    )
+    code, out = run(capsys, "routes", str(app_dir), "--unguarded", "--json")
+    assert code == 1
+    assert [(u["pattern"], u["wrappers"]) for u in json.loads(out)["unguarded"]] == [("/b", [])]
+
+
+def test_a_broken_tree_is_reported_not_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_dir = write_app(tmp_path / "app", {"x/route.py": "def get():\n    return {}\n"})
+    assert main(["routes", str(app_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean GET?" in err and "handlerkit check" in err
+    assert main(["routes", str(tmp_path / "missing")]) == 2
