@@ -128,3 +128,14 @@ def test_a_reconnecting_client_gets_what_it_missed(server: Server) -> None:
         ("message", "two", str(ids[1])),
         ("message", "three", str(ids[2])),
     ]
+
+
+@pytest.mark.parametrize("last_id", ["\u00b2", "-1", "1e9", "9" * 40, "abc", "\u0661"])
+def test_a_foreign_last_event_id_starts_the_feed_from_now(client: Client, last_id: str) -> None:
+    response = client.get("/api/events", buffered=False, headers={"Last-Event-ID": last_id})
+    try:
+        assert response.status_code == 200
+        chunk = next(chunk for chunk in response.response if b"event:" in chunk)
+    finally:
+        response.close()
+    assert chunk.startswith(b"event: tick")

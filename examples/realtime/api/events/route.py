@@ -22,8 +22,11 @@ HEARTBEAT = settings.heartbeat_seconds()
 
 
 def GET(request: NextRequest) -> NextResponse:
+    newest = hub.last_id()
     resume = sse.last_event_id(request)
-    after = int(resume) if resume is not None and resume.isdigit() else hub.last_id()
+    # Only ids this hub could have issued count; anything else starts from now.
+    valid = resume is not None and resume.isascii() and resume.isdigit() and len(resume) <= 18
+    after = min(int(resume), newest) if valid else newest
 
     def events():
         nonlocal after
