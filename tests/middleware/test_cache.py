@@ -443,3 +443,31 @@ def test_revalidate_cache_is_inside_the_apps_wrap(make_app: Callable[..., App]) 
     client.get("/items")
     client.get("/items")
     assert seen == ["MISS", "HIT"]
+
+
+CACHED_ROUTE = """
+import itertools
+from handlerkit import NextResponse, compose, with_cache, with_rate_limit
+
+_calls = itertools.count(1)
+
+@compose(with_rate_limit(limit=3, window=60), with_cache(ttl=30))
+def GET(request):
+    return NextResponse.json({"n": next(_calls)})
+"""
+
+
+def test_with_cache_through_an_app_under_a_rate_limit(make_app: Callable[..., App]) -> None:
+    client = Client(make_app({"cached/route.py": CACHED_ROUTE}))
+    responses = [
+        client.get("/cached?b=2&a=1"),
+        client.get("/cached?a=1&b=2"),
+        client.get("/cached"),
+    ]
+    assert [r.headers["X-Cache"] for r in responses] == ["MISS", "HIT", "MISS"]
+    assert [r.json()["n"] for r in responses] == [1, 1, 2]
+    # rate-limit headers are the live ones, never replayed from the entry
+    assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0"]
+    limited = client.get("/cached?a=1&b=2")
+    assert limited.status_code == 429  # the limiter sits outside: hits count too
+    assert "X-Cache" not in limited.headers
