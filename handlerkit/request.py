@@ -20,15 +20,14 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
-from functools import cached_property
 from io import BytesIO
-from typing import IO, Any, BinaryIO
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import unquote, urlencode, urlsplit
 
 from werkzeug.datastructures import EnvironHeaders, FileStorage, MultiDict
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
-from werkzeug.http import parse_cookie
+from werkzeug.sansio.http import parse_cookie as _parse_cookie
 from werkzeug.test import EnvironBuilder
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Request
@@ -55,7 +54,63 @@ DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 COOKIE_SALT = "handlerkit.cookie"
 
 _CHUNK = 64 * 1024
+
+if TYPE_CHECKING:
+    from functools import cached_property
+else:
+
+    class cached_property:  # noqa: N801 - a drop-in for functools.cached_property
+        """``functools.cached_property`` without the per-class lock.
+
+        PERF: Python 3.11's cached_property takes an RLock on every first read;
+        endpoint C reads three of them per request and the lock cost about
+        1 µs of its total (cProfile, benchmarks/results/2026-11-21.md). A
+        request object is never shared between threads while it is built.
+        """
+
+        def __init__(self, func):
+            self.func = func
+            self.attrname = None
+            self.__doc__ = func.__doc__
+
+        def __set_name__(self, owner, name):
+            self.attrname = name
+
+        def __get__(self, instance, owner=None):
+            if instance is None:
+                return self
+            value = self.func(instance)
+            instance.__dict__[self.attrname] = value
+            return value
 _MISSING: Any = object()
+
+
+def parse_query(query: str) -> list[tuple[str, str]]:
+    """Split a query string into ``(name, value)`` pairs, percent-decoded as UTF-8.
+
+    The same result as ``urllib.parse.parse_qsl(query, keep_blank_values=True,
+    errors="replace")``: ``&`` separates, ``+`` is a space, a name without
+    ``=`` has the value ``""``, empty fields are skipped.
+    """
+    # PERF: parse_qsl's generic argument handling cost 2 of endpoint C's µs;
+    # this skips it and only unquotes fields that contain "%" (C's figures in
+    # benchmarks/results/2026-11-21.md).
+    pairs: list[tuple[str, str]] = []
+    if not query:
+        return pairs
+    for field in query.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "+" in field:
+            name = name.replace("+", " ")
+            value = value.replace("+", " ")
+        if "%" in name:
+            name = unquote(name, "utf-8", "replace")
+        if "%" in value:
+            value = unquote(value, "utf-8", "replace")
+        pairs.append((name, value))
+    return pairs
 
 
 def _invalid_json(message: str = "The request body is not valid JSON.") -> ApiError:
@@ -100,9 +155,7 @@ class SearchParams:
     __slots__ = ("_pairs",)
 
     def __init__(self, query: str = "") -> None:
-        self._pairs: list[tuple[str, str]] = parse_qsl(
-            query, keep_blank_values=True, encoding="utf-8", errors="replace"
-        )
+        self._pairs: list[tuple[str, str]] = parse_query(query)
 
     def get(self, name: str) -> str | None:
         """Return the first value of *name*, or ``None`` when absent."""
@@ -279,14 +332,20 @@ class RequestCookies:
 
     def __init__(self, header: str = "", secret_key: SecretKey | None = None) -> None:
         if not header.isascii():
-            # WSGI passes headers as latin-1 text; Werkzeug decodes the bytes as strict
-            # UTF-8 and raises on anything else. Replace invalid bytes instead.
-            raw = header.encode("latin-1", "replace")
-            header = raw.decode("utf-8", "replace").encode("utf-8").decode("latin-1")
-        self._cookies = [
-            RequestCookie(name, value)
-            for name, value in parse_cookie(header, cls=MultiDict).items(multi=True)
-        ]
+            # WSGI passes headers as latin-1 text: back to the bytes, read as UTF-8
+            # with invalid bytes replaced (Werkzeug's own decoding would raise).
+            header = header.encode("latin-1", "replace").decode("utf-8", "replace")
+        # PERF: Werkzeug's sansio parser straight into a list, without the
+        # MultiDict round trip (endpoint C, benchmarks/results/2026-11-21.md).
+        # cls is called with the list of pairs; list keeps them as they are.
+        pairs: list[tuple[str, str]] = _parse_cookie(header, cls=list)  # type: ignore[arg-type, assignment]
+        if len({name for name, _ in pairs}) != len(pairs):
+            # Repeated names are grouped under their first position, as a MultiDict lists them.
+            grouped: dict[str, list[tuple[str, str]]] = {}
+            for pair in pairs:
+                grouped.setdefault(pair[0], []).append(pair)
+            pairs = [pair for group in grouped.values() for pair in group]
+        self._cookies = [RequestCookie(name, value) for name, value in pairs]
         self._secret_key = secret_key
 
     def get(self, name: str) -> RequestCookie | None:
@@ -537,8 +596,12 @@ class NextRequest(Request):
     # What Werkzeug's Request.__init__ computes eagerly, computed on first read
     # instead when the app built the request (from_environ). __init__ still sets
     # them all, as Werkzeug does.
-    method = _EnvironValue(lambda e: e.get("REQUEST_METHOD", "GET").upper(), "The method, upper-case.")
-    scheme = _EnvironValue(lambda e: e.get("wsgi.url_scheme", "http"), "The URL scheme, ``http`` by default.")
+    method = _EnvironValue(
+        lambda e: e.get("REQUEST_METHOD", "GET").upper(), "The method, upper-case."
+    )
+    scheme = _EnvironValue(
+        lambda e: e.get("wsgi.url_scheme", "http"), "The URL scheme, ``http`` by default."
+    )
     server = _EnvironValue(_get_server, "``(host, port)`` of the server; ``None`` when unknown.")
     root_path = _EnvironValue(
         lambda e: _decode_wsgi(e.get("SCRIPT_NAME") or "").rstrip("/"),
@@ -549,10 +612,13 @@ class NextRequest(Request):
         "The path below the mount prefix; at least ``\"/\"``.",
     )
     query_string = _EnvironValue(
-        lambda e: e.get("QUERY_STRING", "").encode("latin1"), "The raw query string; ``b\"\"`` when none."
+        lambda e: e.get("QUERY_STRING", "").encode("latin1"),
+        "The raw query string; ``b\"\"`` when none.",
     )
     headers = _EnvironValue(EnvironHeaders, "The request headers (a live view of the environ).")
-    remote_addr = _EnvironValue(lambda e: e.get("REMOTE_ADDR"), "The client address; ``None`` when unknown.")
+    remote_addr = _EnvironValue(
+        lambda e: e.get("REMOTE_ADDR"), "The client address; ``None`` when unknown."
+    )
 
     #: Per-part memory limit for non-file form fields (Werkzeug's default).
     max_form_memory_size = 500_000

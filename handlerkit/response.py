@@ -23,6 +23,8 @@ import json as _json
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from json.encoder import c_encode_basestring as _c_encode_basestring  # type: ignore[attr-defined]
+from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
 from types import MethodType
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -71,12 +73,31 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+# PERF: json.dumps with non-default options builds a JSONEncoder and a C encoder
+# on every call; reusing one C encoder took json_dumps({"message": ...}) from
+# 5.6 to 1.8 µs (benchmarks/results/2026-11-21.md, endpoint A). It runs without
+# the circular-reference table; a cycle (RecursionError) is re-encoded by
+# json.dumps, which reports it as the ValueError it always was.
+_c_encode = (
+    _c_make_encoder(None, _json_default, _c_encode_basestring, None, ":", ",", False, False, True)
+    if _c_make_encoder is not None and _c_encode_basestring is not None
+    else None
+)
+
+
 def json_dumps(data: Any) -> bytes:
     """Encode *data* as compact UTF-8 JSON.
 
     ``datetime``/``date``/``time`` become ISO 8601 strings, ``UUID`` and
     ``Decimal`` strings, enums their value, dataclasses dicts, and sets lists.
     """
+    if _c_encode is not None:
+        if type(data) is str:
+            return _c_encode_basestring(data).encode("utf-8")  # type: ignore[no-any-return]
+        try:
+            return "".join(_c_encode(data, 0)).encode("utf-8")
+        except RecursionError:
+            pass
     return _json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode(
         "utf-8"
     )
