@@ -453,11 +453,13 @@ def collect_problems(
     ``App(...)`` itself decides whether the app is broken; only when it raises
     is the tree loaded again in the collecting mode of ``load_tree`` and
     ``build_table`` (the same functions), to list every error, not just the first.
+    Warnings are what is logged at ``WARNING`` or above (by handlerkit or by the
+    app's own modules) or emitted with :mod:`warnings` while the app is built.
     """
     problems: list[str] = []
     handler = _ListHandler(problems)
-    hk_logger = logging.getLogger("handlerkit")
-    hk_logger.addHandler(handler)
+    root_logger = logging.getLogger()
+    root_logger.addHandler(handler)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -467,7 +469,7 @@ def collect_problems(
                 return _all_errors(app_dir, exc), problems
             problems.extend(str(w.message) for w in caught)
     finally:
-        hk_logger.removeHandler(handler)
+        root_logger.removeHandler(handler)
     problems.extend(_sse_warnings(app, worker_class))
     return [], problems
 
@@ -478,7 +480,9 @@ class _ListHandler(logging.Handler):
         self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(record.getMessage())
+        name = record.name
+        prefix = "" if name == "handlerkit" or name.startswith("handlerkit.") else f"[{name}] "
+        self.sink.append(prefix + record.getMessage())
 
 
 def _all_errors(app_dir: str, first: RouteDefinitionError) -> list[RouteDefinitionError]:

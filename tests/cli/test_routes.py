@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from handlerkit.cli import main
 from handlerkit.testing import write_app
+from tests.support.servers import ROOT
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -248,3 +250,50 @@ def test_a_broken_tree_is_reported_not_listed(
     err = capsys.readouterr().err
     assert "did you mean GET?" in err and "handlerkit check" in err
     assert main(["routes", str(tmp_path / "missing")]) == 2
+
+
+@pytest.fixture
+def blog_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of examples/blog, with its database and key kept in tmp_path."""
+    monkeypatch.setenv("BLOG_DB", str(tmp_path / "blog.sqlite3"))
+    monkeypatch.setenv("BLOG_SECRET_KEY", "cli-test-key")
+    target = tmp_path / "blog"
+    shutil.copytree(
+        ROOT / "examples" / "blog", target, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return target
+
+
+def test_unguarded_on_the_blog_example(blog_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    audit = ["routes", str(blog_copy), "--unguarded", "--methods", "write", "--json"]
+    # Every write route of the blog is behind with_auth except login, public on purpose.
+    code, out = run(capsys, *audit)
+    assert code == 1
+    assert [(u["method"], u["pattern"]) for u in json.loads(out)["unguarded"]] == [
+        ("POST", "/api/auth/login")
+    ]
+    code, out = run(capsys, *audit, "--allow", "POST /api/auth/login")
+    assert (code, json.loads(out)) == (0, {"unguarded": []})
+    # One unguarded write route added: the audit fails and names it.
+    write_app(
+        blog_copy,
+        {
+            "api/posts/[slug]/comments/route.py": """
+                from handlerkit import with_cors
+
+                @with_cors(origins=["http://localhost:3000"])
+                def POST(request, context):
+                    return {}
+            """,
+        },
+    )
+    code, out = run(capsys, *audit, "--allow", "POST /api/auth/login")
+    assert code == 1
+    assert json.loads(out)["unguarded"] == [
+        {
+            "method": "POST",
+            "pattern": "/api/posts/[slug]/comments",
+            "file": "api/posts/[slug]/comments/route.py",
+            "wrappers": ["with_cors"],
+        }
+    ]
