@@ -6,6 +6,7 @@ import inspect
 import io
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -431,6 +432,18 @@ def test_werkzeug_http_exceptions_render_in_the_json_shape_without_their_html(
 # -- handler signatures ----------------------------------------------------------------------
 
 
+def test_every_method_is_dispatched_to_its_export(make_client: Callable[..., Client]) -> None:
+    source = "".join(
+        f"def {m}(request):\n    return {{'method': request.method, 'export': {m!r}}}\n"
+        for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+    )
+    client = make_client({"all/route.py": source})
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        assert client.open("/all", method=method).json() == {"method": method, "export": method}
+    head = client.head("/all")
+    assert head.status_code == 200 and head.data == b""
+
+
 def test_handler_signatures_are_adapted_once(make_client: Callable[..., Client]) -> None:
     client = make_client(
         {
@@ -463,7 +476,7 @@ def test_exports_keep_the_originals_and_handlers_are_normalized(make_app: MakeAp
     assert route.handlers["GET"].__wrapped__ is original  # type: ignore[attr-defined]
 
 
-def test_no_signature_inspection_per_request(
+def test_no_signature_inspection_or_regex_compilation_per_request(
     make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = make_app(
@@ -483,6 +496,7 @@ def test_no_signature_inspection_per_request(
 
     monkeypatch.setattr(inspect, "signature", forbidden)
     monkeypatch.setattr(inspect.Signature, "from_callable", forbidden)
+    monkeypatch.setattr(re, "compile", forbidden)  # no regex compilation per request either
     client = Client(app)
     for _ in range(3):
         assert client.get("/zero").json() == {"ok": 0}

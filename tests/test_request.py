@@ -570,6 +570,10 @@ def test_ip_is_none_when_unknown() -> None:
     assert NextRequest(environ).ip is None
 
 
+def test_geo_is_not_offered() -> None:
+    assert not hasattr(NextRequest("/x"), "geo")
+
+
 def test_werkzeug_attributes_are_unchanged() -> None:
     request = NextRequest("/x?a=1", headers={"User-Agent": "t"})
     assert request.args["a"] == "1"

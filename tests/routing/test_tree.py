@@ -156,6 +156,39 @@ def test_lowercase_exports_say_did_you_mean(tmp_path: Path) -> None:
             return {}
 
 
+def test_a_route_module_may_export_anything_besides_handlers(tmp_path: Path) -> None:
+    root = write_app(
+        tmp_path,
+        {
+            "things/route.py": """
+                import json
+                from dataclasses import dataclass
+
+                LIMIT = 10
+                schema = {"type": "object"}
+                runtime = "nodejs"  # a Next.js-only export is just a variable here
+
+                @dataclass
+                class Thing:
+                    name: str
+
+                def helper():
+                    return Thing("x")
+
+                def GET():
+                    return {"name": helper().name, "limit": LIMIT, "json": json.dumps(schema)}
+                """,
+        },
+    )
+    app = App(root)
+    assert app.routes[0].methods == ["GET"]
+    assert Client(app).get("/things").json() == {
+        "name": "x",
+        "limit": 10,
+        "json": '{"type": "object"}',
+    }
+
+
 def test_an_imported_lowercase_name_is_not_mistaken_for_a_handler(tmp_path: Path) -> None:
     root = write_app(
         tmp_path, {"ok/route.py": "from requests import get\n\ndef GET():\n    return {}\n"}
