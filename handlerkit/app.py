@@ -123,15 +123,15 @@ class App:
                 if segment is not None and method in ("GET", "HEAD"):
                     handler = segment(handler)
                 route.handlers[method] = wrap(handler) if wrap is not None else handler
-        if openapi_path is not None:
-            from .openapi import add_document_route  # apispec is imported only when asked for
-
-            add_document_route(self, openapi_path, wrap=wrap, **(openapi_options or {}))
             install_cors(route)  # preflights answered from the route's with_cors policy
             route.extra["middleware"] = tuple(compile_middleware(m) for m in route.middleware)
         self._root_spec: MiddlewareSpec | None = (
             compile_middleware(self.root_middleware) if self.root_middleware is not None else None
         )
+        if openapi_path is not None:
+            from .openapi import add_document_route  # apispec is imported only when asked for
+
+            add_document_route(self, openapi_path, wrap=wrap, **(openapi_options or {}))
         warn_if_sync_worker(self.routes)  # long SSE streams die at gunicorn's sync-worker timeout
         self._static = self.table.static
         self._proxy_fix: Callable[..., Any] | None = None

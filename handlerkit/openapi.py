@@ -77,6 +77,10 @@ _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _BEARER = "bearerAuth"
 _PARAM_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 1024}
+_URI_TOO_LONG = (
+    "URI Too Long: the request line is over the server's limit (gunicorn: 4094 bytes by "
+    "default). The server answers before the app, so the body is its own, not the Error shape."
+)
 _STATUS_KEY = re.compile(r"^[1-5](?:[0-9]{2}|XX)$")
 
 # The statuses each built-in wrapper can answer with on its own, given its label.
@@ -157,7 +161,7 @@ def build_spec(
     version: str = "0.1.0",
     description: str | None = None,
     servers: Sequence[Mapping[str, Any]] | None = None,
-    automatic_methods: Iterable[str] = ("HEAD", "OPTIONS"),
+    automatic_methods: Iterable[str] = ("HEAD",),
 ) -> dict[str, Any]:
     """Return an OpenAPI 3.1 document for *app*.
 
@@ -168,7 +172,9 @@ def build_spec(
         description: ``info.description``.
         servers: ``servers``; by default ``[{"url": base_path}]`` when the app has one.
         automatic_methods: Which of the App's automatic methods to describe:
-            ``"HEAD"`` (for routes exporting GET) and ``"OPTIONS"`` (every route).
+            ``"HEAD"`` (for routes exporting GET; the default) and ``"OPTIONS"``
+            (every route; off by default, because it answers for the URL
+            pattern, not for a resource: see docs/openapi.md).
 
     Returns:
         The document as a JSON-ready ``dict``.
@@ -196,16 +202,14 @@ def build_spec(
     spec.components.schema("Error", ERROR_SCHEMA)
     automatic = {method.upper() for method in automatic_methods}
     operation_ids: set[str] = set()
-    uses_bearer = False
+    schemes: dict[str, dict[str, Any]] = {}
     for route in sorted(app.routes, key=lambda r: r.pattern):
         if route.extra.get("openapi_document"):
             continue
         for path, segments, extension in _path_templates(route, app.trailing_slash):
             operations: dict[str, Any] = {}
             for method in route.methods:
-                operation, secured = _operation(route, method, segments, operation_ids)
-                uses_bearer = uses_bearer or secured
-                operations[method.lower()] = operation
+                operations[method.lower()] = _operation(route, method, segments, operation_ids, schemes)
             if "HEAD" in automatic and "GET" in route.exports and "HEAD" not in route.exports:
                 operations["head"] = _head(operations["get"], operation_ids)
             if "OPTIONS" in automatic and "OPTIONS" not in route.exports:
@@ -213,15 +217,8 @@ def build_spec(
             spec.path(path=path, operations=operations, parameters=_path_parameters(segments))
             if extension:
                 spec._paths[path].update(extension)  # vendor keys on the path item; apispec has no API for them
-    if uses_bearer:
-        spec.components.security_scheme(
-            _BEARER,
-            {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A token in `Authorization: Bearer <token>`, checked by with_auth.",
-            },
-        )
+    for name, scheme in sorted(schemes.items()):
+        spec.components.security_scheme(name, scheme)
     return spec.to_dict()  # type: ignore[no-any-return]  # apispec is untyped here
 
 
@@ -278,12 +275,15 @@ def _path_parameters(segments: list[Segment]) -> list[dict[str, Any]]:
 
 
 def _operation(
-    route: Route, method: str, segments: list[Segment], operation_ids: set[str]
-) -> tuple[dict[str, Any], bool]:
+    route: Route,
+    method: str,
+    segments: list[Segment],
+    operation_ids: set[str],
+    schemes: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
     export = route.exports[method]
     handler = route.handlers.get(method, export)
     chain = wrapper_chain(handler)
-    names = {layer.get("name") for layer in chain}
     operation: dict[str, Any] = {"operationId": _operation_id(method, segments, operation_ids)}
     summary, text = _docstring(export)
     if summary:
@@ -298,25 +298,48 @@ def _operation(
         if statuses is not None:
             errors.update(statuses(layer))
     if any(s.kind is not Kind.STATIC for s in segments):
-        errors.update((400, 404))  # invalid_param from the App; a missing resource from the handler
+        errors.update((400, 404, 414))  # invalid_param from the App; a missing resource from the handler
     body_schema = validation.get("body") if validation else None
     if method in _BODY_METHODS or body_schema is not None:
         errors.update((400, 413))  # malformed JSON; Content-Length above the route's limit
     query_schema = validation.get("query") if validation else None
     if query_schema is not None:
         operation["parameters"] = [{"in": "query", "schema": query_schema}]
+        errors.add(414)
     if body_schema is not None:
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": body_schema}},
         }
-    secured = "with_auth" in names
-    if secured:
-        operation["security"] = [{_BEARER: []}]
+    auth = next((layer for layer in chain if layer.get("name") == "with_auth"), None)
+    secured = auth is not None
+    if auth is not None:
+        operation["security"] = _security(auth, schemes)
 
     declared = declared_responses(export) or declared_responses(handler)
     operation["responses"] = _responses(declared, errors, secured)
-    return operation, secured
+    return operation
+
+
+def _security(label: Mapping[str, Any], schemes: dict[str, dict[str, Any]]) -> list[dict[str, list[str]]]:
+    """Return an operation's ``security`` for a ``with_auth`` label, registering its schemes."""
+    schemes[_BEARER] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token in `Authorization: Bearer <token>`, checked by with_auth.",
+    }
+    alternatives: list[dict[str, list[str]]] = [{_BEARER: []}]
+    cookie = label.get("cookie")
+    if cookie:
+        name = "cookie_" + re.sub(r"[^A-Za-z0-9_.-]", "_", str(cookie))
+        schemes[name] = {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": str(cookie),
+            "description": "The same token in a cookie, used when there is no Authorization header.",
+        }
+        alternatives.append({name: []})
+    return alternatives
 
 
 def _responses(declared: Mapping[str, Any] | None, errors: set[int], secured: bool) -> dict[str, Any]:
@@ -332,6 +355,8 @@ def _responses(declared: Mapping[str, Any] | None, errors: set[int], secured: bo
             continue
         if status < 400:
             result[key] = {"description": _phrase(key)}
+        elif status == 414:
+            result[key] = {"description": _URI_TOO_LONG}
         else:
             result[key] = _response(key, None)
     if "401" in result and secured:
@@ -386,15 +411,14 @@ def _options(route: Route, segments: list[Segment], operation_ids: set[str]) -> 
     }
     if any(s.kind is not Kind.STATIC for s in segments):
         responses_["400"] = _response("400", None)
-    options: dict[str, Any] = {
+    cors = route.extra.get("options") is not None  # with_cors answers preflights here, also with 204
+    return {
         "operationId": _operation_id("OPTIONS", segments, operation_ids),
-        "summary": "Allowed methods, or a CORS preflight answer when the route has with_cors (automatic).",
+        "summary": "The allowed methods, or a CORS preflight answer (automatic)."
+        if cors
+        else "The allowed methods (automatic).",
         "responses": responses_,
     }
-    if route.extra.get("options") is not None:
-        # A CORS preflight hook answers; without a preflight it still lists Allow.
-        responses_["200"] = {"description": "A CORS preflight answer."}
-    return options
 
 
 def _operation_id(method: str, segments: list[Segment], operation_ids: set[str]) -> str:
@@ -459,6 +483,7 @@ def add_document_route(
     route = make_route(segments, source, None, exports={"GET": GET})
     route.extra["openapi_document"] = True
     route.extra["max_body_size"] = app.max_body_size
+    route.extra["middleware"] = ()  # no middleware.py folder; the root middleware still runs
     handler = adapt_handler(GET, source=source)
     route.handlers["GET"] = wrap(handler) if wrap is not None else handler
     app.table.add(route)

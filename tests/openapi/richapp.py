@@ -12,12 +12,23 @@ SCHEMAS = '''
 from marshmallow import RAISE, Schema, fields, validate
 
 
+class WholeNumber(fields.Integer):
+    """An integer as JSON Schema counts one: 3 and 3.0 pass; 2.5, "3" and true do not."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._deserialize(int(value), attr, data, **kwargs)
+
+
 class ItemIn(Schema):
     class Meta:
         unknown = RAISE
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    price = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
+    price = WholeNumber(required=True, validate=validate.Range(min=0, max=1_000_000))
 
 
 class ItemPatch(Schema):
@@ -25,7 +36,7 @@ class ItemPatch(Schema):
         unknown = RAISE
 
     name = fields.String(validate=validate.Length(min=1, max=40))
-    price = fields.Integer(validate=validate.Range(min=0, max=1_000_000))
+    price = WholeNumber(validate=validate.Range(min=0, max=1_000_000))
 
 
 class Item(Schema):
@@ -54,9 +65,11 @@ class Echo(Schema):
 STORE = '''
 """Items kept in memory (one gunicorn worker in the tests)."""
 
+import itertools
 import threading
 
 ITEMS = {"1": {"id": "1", "name": "first", "price": 10}}
+IDS = itertools.count(2)
 LOCK = threading.Lock()
 '''
 
@@ -65,7 +78,7 @@ from handlerkit import ApiError, NextResponse, compose, with_auth, with_rate_lim
 from handlerkit.openapi import responses
 
 from .._lib.schemas import Item, ItemIn, ItemList, ItemQuery
-from .._lib.store import ITEMS, LOCK
+from .._lib.store import IDS, ITEMS, LOCK
 
 
 @responses({200: ItemList})
@@ -90,7 +103,7 @@ def POST(request, context):
             raise ApiError(409, "conflict", "An item with this name exists.")
         if len(ITEMS) > 1000:
             raise ApiError(409, "conflict", "The store is full.")
-        item = {"id": str(len(ITEMS) + 1), **body}
+        item = {"id": str(next(IDS)), **body}
         ITEMS[item["id"]] = item
     return NextResponse.json(item, status=201)
 '''

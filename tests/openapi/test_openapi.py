@@ -70,20 +70,29 @@ def test_catch_alls_are_described_honestly(spec: dict[str, Any]) -> None:
     assert "parameters" not in bare or bare["parameters"] == []
 
 
-def test_methods_are_the_exports_plus_automatic_head_and_options(spec: dict[str, Any]) -> None:
-    methods = {p: sorted(k for k in item if not k.startswith("x-") and k != "parameters") for p, item in spec["paths"].items()}
-    assert methods["/items"] == ["get", "head", "options", "post"]
-    assert methods["/items/{id}"] == ["delete", "get", "head", "options", "patch"]
+def _methods(document: dict[str, Any], path: str) -> list[str]:
+    return sorted(k for k in document["paths"][path] if not k.startswith("x-") and k != "parameters")
+
+
+def test_methods_are_the_exports_plus_automatic_head(spec: dict[str, Any]) -> None:
+    assert _methods(spec, "/items") == ["get", "head", "post"]
+    assert _methods(spec, "/items/{id}") == ["delete", "get", "head", "patch"]
     head = spec["paths"]["/items/{id}"]["head"]
     assert all("content" not in r for r in head["responses"].values())
     assert set(head["responses"]) == set(spec["paths"]["/items/{id}"]["get"]["responses"])
-    options = spec["paths"]["/items"]["options"]
+    delete = spec["paths"]["/items/{id}"]["delete"]
+    assert "security" not in head and delete["security"] == [{"bearerAuth": []}]
+
+
+def test_automatic_options_is_opt_in(app_dir: Path) -> None:
+    document = build_spec(App(app_dir), automatic_methods=("HEAD", "OPTIONS"))
+    validate(document)
+    assert _methods(document, "/items/{id}") == ["delete", "get", "head", "options", "patch"]
+    options = document["paths"]["/items/{id}"]["options"]
     assert options["responses"]["204"]["headers"]["Allow"]["required"] is True
-
-
-def test_automatic_methods_can_be_left_out(app_dir: Path) -> None:
-    document = build_spec(App(app_dir), automatic_methods=())
-    assert sorted(k for k in document["paths"]["/items"] if not k.startswith("x-")) == ["get", "post"]
+    assert "400" in options["responses"]  # invalid_param on a route with params
+    bare = build_spec(App(app_dir), automatic_methods=())
+    assert _methods(bare, "/items") == ["get", "post"]
 
 
 def test_query_params_and_request_body_come_from_with_validation(spec: dict[str, Any]) -> None:
@@ -112,10 +121,11 @@ def test_declared_responses_and_framework_errors(spec: dict[str, Any]) -> None:
     patch = spec["paths"]["/items/{id}"]["patch"]["responses"]
     assert {"401", "403", "404", "400", "422", "415", "413"} <= set(patch)  # roles -> 403, params -> 404
     delete = spec["paths"]["/items/{id}"]["delete"]["responses"]
-    assert sorted(delete) == ["204", "400", "401", "404"]
+    assert sorted(delete) == ["204", "400", "401", "404", "414"]
+    assert "content" not in delete["414"]  # gunicorn's own page, before the app
     assert "content" not in delete["204"]
     get_list = spec["paths"]["/items"]["get"]["responses"]
-    assert sorted(get_list) == ["200", "422"]  # query validation only: no auth, no body, no params
+    assert sorted(get_list) == ["200", "414", "422"]  # query validation only: no auth, body or path params
     assert "405" not in post  # an exported method never answers 405; see docs/openapi.md
 
 
@@ -202,6 +212,60 @@ def test_responses_marker_adds_no_behaviour() -> None:
 def test_responses_refuses_what_is_not_a_status(status: Any) -> None:
     with pytest.raises(RouteDefinitionError):
         responses({status: None})
+
+
+# -- the blog example ------------------------------------------------------------
+
+BLOG = ROOT / "examples" / "blog"
+
+
+@pytest.fixture
+def blog_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLOG_DB", str(tmp_path / "blog.sqlite3"))
+    monkeypatch.setenv("BLOG_SECRET_KEY", "openapi-test")
+    monkeypatch.setenv("BLOG_PBKDF2_ITERATIONS", "1000")
+
+
+@pytest.mark.usefixtures("blog_env")
+def test_blog_document_is_valid_openapi_3_1() -> None:
+    document = build_spec(App(BLOG), title="Blog", version="1.0.0")
+    validate(document)
+    paths = document["paths"]
+    assert sorted(paths) == ["/api/auth/login", "/api/auth/logout", "/api/posts", "/api/posts/{slug}"]
+    create = paths["/api/posts"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PostCreate"}
+    assert create["security"] == [{"bearerAuth": []}, {"cookie_blog_token": []}]
+    assert document["components"]["securitySchemes"]["cookie_blog_token"]["in"] == "cookie"
+    assert sorted(create["responses"]) == ["201", "400", "401", "409", "413", "415", "422"]
+    assert sorted(paths["/api/posts/{slug}"]["delete"]["responses"]) == ["204", "400", "401", "403", "404", "414"]
+    assert "429" in paths["/api/auth/login"]["post"]["responses"]  # with_rate_limit on login
+    assert {p["name"] for p in paths["/api/posts"]["get"]["parameters"]} == {"page", "limit", "tag", "published"}
+    post = document["components"]["schemas"]["Post"]
+    assert post["properties"]["publishedAt"]["type"] == ["string", "null"]  # 3.1 nullability
+
+
+@pytest.mark.usefixtures("blog_env")
+def test_a_route_added_to_a_copy_of_the_blog_appears(tmp_path: Path) -> None:
+    copy = tmp_path / "blog"
+    shutil.copytree(BLOG, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = build_spec(App(copy))
+    route = copy / "api" / "posts" / "[slug]" / "comments" / "route.py"
+    route.parent.mkdir()
+    route.write_text(
+        "from handlerkit import with_auth\n\n\n"
+        "@with_auth\n"
+        "def POST(request, context):\n"
+        '    """Comment on a post."""\n'
+        "    return {}\n"
+    )
+    after = build_spec(App(copy))
+    validate(after)
+    assert set(after["paths"]) - set(before["paths"]) == {"/api/posts/{slug}/comments"}
+    added = after["paths"]["/api/posts/{slug}/comments"]
+    assert added["post"]["summary"] == "Comment on a post."
+    assert added["post"]["security"] == [{"bearerAuth": []}]
+    assert added["parameters"][0]["name"] == "slug"
+    assert {k: v for k, v in after["paths"].items() if k in before["paths"]} == before["paths"]
 
 
 # -- the opt-in route ------------------------------------------------------------
