@@ -61,7 +61,9 @@ __all__ = [
 logger = logging.getLogger("handlerkit")
 
 #: What the client receives when the generator raises after the headers were sent.
-ERROR_EVENT = b'event: error\ndata: {"error":"internal_error","message":"An internal error occurred."}\n\n'
+ERROR_EVENT = (
+    b'event: error\ndata: {"error":"internal_error","message":"An internal error occurred."}\n\n'
+)
 
 _HEARTBEAT = b": ping\n\n"
 _OPENED = b": stream opened\n\n"
@@ -192,7 +194,9 @@ class _EventStream:
         state = self._state
         if state == "new":
             self._state = "open"
-            self._thread = threading.Thread(target=self._produce, name="handlerkit-sse", daemon=True)
+            self._thread = threading.Thread(
+                target=self._produce, name="handlerkit-sse", daemon=True
+            )
             self._thread.start()
             self._last_write = time.monotonic()
             return self._first
@@ -233,7 +237,8 @@ class _EventStream:
         if sock is None:
             return False
         try:
-            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+            peeked: bytes = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            return peeked == b""
         except BlockingIOError:
             return False
         except (ConnectionError, TimeoutError):
@@ -307,10 +312,10 @@ class _EventStream:
 
 
 class EventStreamResponse(NextResponse):
-    """A ``text/event-stream`` response whose body is an :class:`_EventStream`; see :func:`stream`."""
+    """A ``text/event-stream`` response streaming an :class:`_EventStream`; see :func:`stream`."""
 
     def get_app_iter(self, environ: dict[str, Any]) -> Iterable[bytes]:
-        """Return the body iterator, first giving the stream the client socket when the server exposes one."""
+        """Return the body iterator; the stream gets the client socket if the server exposes it."""
         body = self.response
         if isinstance(body, _EventStream):
             body.socket = environ.get("gunicorn.socket")
@@ -381,7 +386,7 @@ def _is_sse_object(value: Any) -> bool:
 
 
 def uses_sse(route: Any) -> bool:
-    """Return whether a route's module uses :mod:`handlerkit.sse` (imports it or one of its names)."""
+    """Return whether a route's module imports :mod:`handlerkit.sse` or one of its names."""
     seen: set[int] = set()
     for func in route.exports.values():
         try:

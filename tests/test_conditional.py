@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from handlerkit import App, NextRequest, NextResponse, RouteContext, with_conditional
+from handlerkit import App, NextRequest, RouteContext, with_conditional
 from handlerkit.errors import ApiError
 from handlerkit.middleware.conditional import etag_for, is_not_modified, require_if_match, weak_etag
 from handlerkit.testing import Client, write_app
@@ -125,7 +125,9 @@ def test_a_buffered_response_gets_a_weak_etag_from_its_body(client: Client) -> N
     assert response.headers["ETag"].startswith('W/"')
 
 
-def test_a_matching_if_none_match_is_304_with_no_body_and_the_validators_kept(client: Client) -> None:
+def test_a_matching_if_none_match_is_304_with_no_body_and_the_validators_kept(
+    client: Client,
+) -> None:
     first = client.get("/posts/1")
     tag = first.headers["ETag"]
     response = client.get("/posts/1", headers={"If-None-Match": tag})
@@ -134,14 +136,24 @@ def test_a_matching_if_none_match_is_304_with_no_body_and_the_validators_kept(cl
     assert response.headers["ETag"] == tag
     assert response.headers["Vary"] == "Accept-Language"
     assert response.headers["Cache-Control"] == "max-age=60"
-    assert "Last-Modified" in first.headers  # a 304 drops it (the ETag is the validator), as RFC 9110 allows
+    assert (
+        "Last-Modified" in first.headers
+    )  # a 304 drops it (the ETag is the validator), as RFC 9110 allows
     assert "Content-Type" not in response.headers and "Content-Length" not in response.headers
 
 
-@pytest.mark.parametrize("header", [
-    'W/"nope", {tag}', "{tag}", "*", "{strong}",
-])
-def test_if_none_match_compares_weakly_and_accepts_lists_and_star(client: Client, header: str) -> None:
+@pytest.mark.parametrize(
+    "header",
+    [
+        'W/"nope", {tag}',
+        "{tag}",
+        "*",
+        "{strong}",
+    ],
+)
+def test_if_none_match_compares_weakly_and_accepts_lists_and_star(
+    client: Client, header: str
+) -> None:
     tag = client.get("/plain").headers["ETag"]
     value = header.format(tag=tag, strong=tag[2:])
     assert client.get("/plain", headers={"If-None-Match": value}).status_code == 304
@@ -158,8 +170,18 @@ def test_head_is_conditional_too(client: Client) -> None:
 
 
 def test_if_modified_since_gives_304_when_not_modified(client: Client) -> None:
-    assert client.get("/dated", headers={"If-Modified-Since": "Fri, 02 Jan 2026 03:04:05 GMT"}).status_code == 304
-    assert client.get("/dated", headers={"If-Modified-Since": "Sat, 03 Jan 2026 00:00:00 GMT"}).status_code == 304
+    assert (
+        client.get(
+            "/dated", headers={"If-Modified-Since": "Fri, 02 Jan 2026 03:04:05 GMT"}
+        ).status_code
+        == 304
+    )
+    assert (
+        client.get(
+            "/dated", headers={"If-Modified-Since": "Sat, 03 Jan 2026 00:00:00 GMT"}
+        ).status_code
+        == 304
+    )
     older = client.get("/dated", headers={"If-Modified-Since": "Thu, 01 Jan 2026 00:00:00 GMT"})
     assert older.status_code == 200 and older.get_data() == b"dated body"
     assert client.get("/dated", headers={"If-Modified-Since": "not a date"}).status_code == 200
@@ -167,8 +189,13 @@ def test_if_modified_since_gives_304_when_not_modified(client: Client) -> None:
 
 
 def test_if_none_match_takes_precedence_over_if_modified_since(client: Client) -> None:
-    response = client.get("/posts/1", headers={"If-None-Match": 'W/"other"',
-                                              "If-Modified-Since": "Sat, 03 Jan 2026 00:00:00 GMT"})
+    response = client.get(
+        "/posts/1",
+        headers={
+            "If-None-Match": 'W/"other"',
+            "If-Modified-Since": "Sat, 03 Jan 2026 00:00:00 GMT",
+        },
+    )
     assert response.status_code == 200
 
 
@@ -179,7 +206,11 @@ def test_other_methods_pass_through(client: Client) -> None:
 
 def test_streamed_bodies_are_not_buffered_unless_tagged(client: Client) -> None:
     response = client.get("/stream", headers={"If-None-Match": "*"})
-    assert response.status_code == 200 and "ETag" not in response.headers and response.get_data() == b"ab"
+    assert (
+        response.status_code == 200
+        and "ETag" not in response.headers
+        and response.get_data() == b"ab"
+    )
     assert client.get("/stream?tagged=1", headers={"If-None-Match": '"v1"'}).status_code == 304
 
 
@@ -187,7 +218,9 @@ def test_the_wrapper_works_configured_and_on_a_direct_call() -> None:
     handler = with_conditional(etag=True)(lambda: {"a": 1})
     response = handler(NextRequest("/"))
     assert response.headers["ETag"] == weak_etag(b'{"a":1}')
-    again = handler(NextRequest("/", headers={"If-None-Match": response.headers["ETag"]}), RouteContext())
+    again = handler(
+        NextRequest("/", headers={"If-None-Match": response.headers["ETag"]}), RouteContext()
+    )
     assert again.status_code == 304
 
 
@@ -210,10 +243,15 @@ def test_a_stale_if_match_is_412_with_the_current_etag(client: Client) -> None:
 def test_a_current_if_match_writes_once_and_the_old_tag_then_fails(client: Client) -> None:
     ok = client.put("/posts/1", json={"title": "New"}, headers={"If-Match": '"3"'})
     assert ok.status_code == 200 and ok.headers["ETag"] == '"4"' and ok.json()["title"] == "New"
-    assert client.put("/posts/1", json={"title": "Again"}, headers={"If-Match": '"3"'}).status_code == 412
+    assert (
+        client.put("/posts/1", json={"title": "Again"}, headers={"If-Match": '"3"'}).status_code
+        == 412
+    )
 
 
-@pytest.mark.parametrize(("header", "status"), [('"1", "3"', 200), ("*", 200), ('W/"3"', 412), ('"3 "', 412)])
+@pytest.mark.parametrize(
+    ("header", "status"), [('"1", "3"', 200), ("*", 200), ('W/"3"', 412), ('"3 "', 412)]
+)
 def test_if_match_uses_strong_comparison(header: str, status: int) -> None:
     request = NextRequest("/", method="PUT", headers={"If-Match": header})
     if status == 200:
@@ -257,9 +295,15 @@ def test_rss_xml_is_served_as_rss_and_is_conditional(client: Client) -> None:
     assert response.headers["Content-Type"] == "application/rss+xml; charset=utf-8"
     channel = ET.fromstring(response.get_data()).find("channel")
     assert channel is not None
-    assert [item.findtext("title") for item in channel.findall("item")] == ["First <post>", "Second & last"]
+    assert [item.findtext("title") for item in channel.findall("item")] == [
+        "First <post>",
+        "Second & last",
+    ]
     assert channel.findall("item")[0].findtext("link") == "http://localhost/posts/1"
-    assert client.get("/rss.xml", headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
+    assert (
+        client.get("/rss.xml", headers={"If-None-Match": response.headers["ETag"]}).status_code
+        == 304
+    )
 
 
 def test_sitemap_xml_is_served_as_xml(client: Client) -> None:
@@ -280,8 +324,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_304_and_xml_routes_over_gunicorn(server: Server) -> None:
     first = requests.get(f"{server.url}/rss.xml", timeout=5)
     assert first.headers["Content-Type"] == "application/rss+xml; charset=utf-8"
-    again = requests.get(f"{server.url}/rss.xml", headers={"If-None-Match": first.headers["ETag"]}, timeout=5)
-    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == first.headers["ETag"]
-    assert requests.get(f"{server.url}/sitemap.xml", timeout=5).headers["Content-Type"] == "application/xml; charset=utf-8"
+    again = requests.get(
+        f"{server.url}/rss.xml", headers={"If-None-Match": first.headers["ETag"]}, timeout=5
+    )
+    assert (
+        again.status_code == 304
+        and again.content == b""
+        and again.headers["ETag"] == first.headers["ETag"]
+    )
+    assert (
+        requests.get(f"{server.url}/sitemap.xml", timeout=5).headers["Content-Type"]
+        == "application/xml; charset=utf-8"
+    )
     assert requests.put(f"{server.url}/posts/1", json={}, timeout=5).status_code == 428
-    assert requests.put(f"{server.url}/posts/1", json={}, headers={"If-Match": '"1"'}, timeout=5).status_code == 412
+    assert (
+        requests.put(
+            f"{server.url}/posts/1", json={}, headers={"If-Match": '"1"'}, timeout=5
+        ).status_code
+        == 412
+    )

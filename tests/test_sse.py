@@ -92,6 +92,12 @@ ROUTES = {
         def GET():
             return {"plain": True}
     """,
+    "pid/route.py": """
+        import os
+
+        def GET():
+            return {"pid": os.getpid()}
+    """,
 }
 
 
@@ -102,7 +108,9 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(app_dir: Path) -> Iterator[Server]:
-    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=8) as running:
+    with gunicorn(
+        f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=8
+    ) as running:
         yield running
 
 
@@ -166,7 +174,10 @@ def test_the_response_has_the_event_stream_headers(app_dir: Path) -> None:
     assert response.headers["Cache-Control"] == "no-cache"
     assert response.headers["X-Accel-Buffering"] == "no"
     assert "Content-Length" not in response.headers
-    assert response.get_data() == b": stream opened\n\nid: 1\ndata: 1\n\nid: 2\ndata: 2\n\nid: 3\ndata: 3\n\n"
+    assert (
+        response.get_data()
+        == b": stream opened\n\nid: 1\ndata: 1\n\nid: 2\ndata: 2\n\nid: 3\ndata: 3\n\n"
+    )
 
 
 def test_the_handler_sees_last_event_id(app_dir: Path) -> None:
@@ -299,7 +310,9 @@ def test_ten_events_parse_with_a_real_sse_client(server: Server) -> None:
 
 
 def test_last_event_id_resumes_over_gunicorn(server: Server) -> None:
-    response = requests.get(f"{server.url}/resume", headers={"Last-Event-ID": "5"}, stream=True, timeout=(5, 10))
+    response = requests.get(
+        f"{server.url}/resume", headers={"Last-Event-ID": "5"}, stream=True, timeout=(5, 10)
+    )
     events = list(sseclient.SSEClient(response.iter_content(chunk_size=None)).events())
     assert [e.id for e in events] == ["6", "7", "8"]
 
@@ -309,7 +322,9 @@ def read_until(sock: socket.socket, needle: bytes, count: int, limit: float = 10
     deadline = time.monotonic() + limit
     while received.count(needle) < count:
         if time.monotonic() > deadline:
-            raise AssertionError(f"saw {received.count(needle)} of {count} {needle!r}: {received[-300:]!r}")
+            raise AssertionError(
+                f"saw {received.count(needle)} of {count} {needle!r}: {received[-300:]!r}"
+            )
         data = sock.recv(65536)
         if not data:
             break
@@ -326,20 +341,28 @@ def test_heartbeats_arrive_while_the_generator_is_blocked_over_gunicorn(server: 
     assert b"late" not in received  # the generator is still blocked: only heartbeats flowed
 
 
-def test_heartbeats_arrive_while_the_stream_is_idle_over_gunicorn(server: Server, tmp_path: Path) -> None:
+def test_heartbeats_arrive_while_the_stream_is_idle_over_gunicorn(
+    server: Server, tmp_path: Path
+) -> None:
     marker = tmp_path / "finally"
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(f"GET /idle?marker={marker}&heartbeat=0.2 HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        sock.sendall(
+            f"GET /idle?marker={marker}&heartbeat=0.2 HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+        )
         received = read_until(sock, b": ping\n\n", 3)
     assert received.count(b"data: ready") == 1
     assert wait_for(marker)
 
 
-def test_closing_the_client_runs_cleanup_within_one_heartbeat_over_gunicorn(server: Server, tmp_path: Path) -> None:
+def test_closing_the_client_runs_cleanup_within_one_heartbeat_over_gunicorn(
+    server: Server, tmp_path: Path
+) -> None:
     heartbeat = 2.0
     marker = tmp_path / "finally"
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(f"GET /idle?marker={marker}&heartbeat={heartbeat} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        sock.sendall(
+            f"GET /idle?marker={marker}&heartbeat={heartbeat} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+        )
         read_until(sock, b"data: ready\n\n", 1)
         assert not marker.exists()
         closed_at = time.monotonic()
@@ -355,7 +378,10 @@ def test_a_generator_error_sends_an_error_event_then_closes_over_gunicorn(server
     response = requests.get(f"{server.url}/fail", stream=True, timeout=(5, 10))
     events = list(sseclient.SSEClient(response.iter_content(chunk_size=None)).events())
     assert [e.event for e in events] == ["message", "message", "error"]
-    assert json.loads(events[2].data) == {"error": "internal_error", "message": "An internal error occurred."}
+    assert json.loads(events[2].data) == {
+        "error": "internal_error",
+        "message": "An internal error occurred.",
+    }
     deadline = time.monotonic() + 5
     while "req-sse-fail" not in server.output() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -371,7 +397,12 @@ WARNING = "stream server-sent events"
 def test_the_sync_worker_with_sse_routes_warns_once(app_dir: Path) -> None:
     spec = f"handlerkit:create_app({str(app_dir)!r})"
     with gunicorn(spec, worker_class="sync", workers=2, threads=1, timeout=30) as running:
-        assert requests.get(f"{running.url}/plain", timeout=5).status_code == 200
+        # Both workers have built the App once each has answered a request.
+        pids: set[int] = set()
+        deadline = time.monotonic() + 20
+        while len(pids) < 2 and time.monotonic() < deadline:
+            pids.add(requests.get(f"{running.url}/pid", timeout=5).json()["pid"])
+        assert len(pids) == 2
         output = running.output()
     assert output.count(WARNING) == 1, output
     assert "--worker-class gthread" in output and "30 s" in output
@@ -385,8 +416,12 @@ def test_the_sync_worker_with_preload_warns_once_from_the_master(app_dir: Path) 
 
 
 def test_gthread_and_apps_without_sse_do_not_warn(app_dir: Path, tmp_path: Path) -> None:
-    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=2) as running:
+    with gunicorn(
+        f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=2
+    ) as running:
         assert WARNING not in running.output()
     plain = write_app(tmp_path / "plain", {"a/route.py": ROUTES["plain/route.py"]})
-    with gunicorn(f"handlerkit:create_app({str(plain)!r})", worker_class="sync", threads=1) as running:
+    with gunicorn(
+        f"handlerkit:create_app({str(plain)!r})", worker_class="sync", threads=1
+    ) as running:
         assert WARNING not in running.output()

@@ -93,7 +93,9 @@ def client(app_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cl
     return Client(App(app_dir))
 
 
-def multipart(parts: list[tuple[str, str | None, str | None, bytes]], boundary: str = "b0undary") -> bytes:
+def multipart(
+    parts: list[tuple[str, str | None, str | None, bytes]], boundary: str = "b0undary"
+) -> bytes:
     """Encode (field, filename, content_type, content) parts as a multipart body."""
     out = io.BytesIO()
     for field, filename, ctype, content in parts:
@@ -116,7 +118,9 @@ MULTIPART = "multipart/form-data; boundary=b0undary"
 
 
 def test_an_uploaded_file_exposes_name_type_size_read_save_and_stream(tmp_path: Path) -> None:
-    request = NextRequest("/x", method="POST", files={"doc": (b"hello world", "report.txt", "text/plain")})
+    request = NextRequest(
+        "/x", method="POST", files={"doc": (b"hello world", "report.txt", "text/plain")}
+    )
     upload = request.form_data().get("doc")
     assert upload.field == "doc" and upload.name == "report.txt"
     assert upload.content_type == "text/plain" and upload.size == 11
@@ -130,16 +134,19 @@ def test_an_uploaded_file_exposes_name_type_size_read_save_and_stream(tmp_path: 
     assert upload.stream.read(5) == b"hello"
 
 
-@pytest.mark.parametrize(("raw", "shown"), [
-    ("../../etc/passwd", "passwd"),
-    ("..\\..\\windows\\system32\\cmd.exe", "cmd.exe"),
-    ("C:\\x", "x"),
-    ("CON", "CON"),
-    ("a\x00b.txt", "ab.txt"),
-    ("..hidden", "hidden"),
-    ("/", ""),
-    ("évian café.png", "évian café.png"),
-])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\system32\\cmd.exe", "cmd.exe"),
+        ("C:\\x", "x"),
+        ("CON", "CON"),
+        ("a\x00b.txt", "ab.txt"),
+        ("..hidden", "hidden"),
+        ("/", ""),
+        ("évian café.png", "évian café.png"),
+    ],
+)
 def test_file_names_are_sanitised_for_display(client: Client, raw: str, shown: str) -> None:
     body = multipart([("file", raw, "text/plain", b"x")])
     response = client.post("/fields", data=body, content_type=MULTIPART)
@@ -150,8 +157,11 @@ def test_file_names_are_sanitised_for_display(client: Client, raw: str, shown: s
 
 
 def test_a_5kb_file_name_is_cut_to_255_characters_keeping_the_extension(client: Client) -> None:
-    response = client.post("/fields", data=multipart([("file", "a" * 5000 + ".png", "image/png", b"x")]),
-                           content_type=MULTIPART)
+    response = client.post(
+        "/fields",
+        data=multipart([("file", "a" * 5000 + ".png", "image/png", b"x")]),
+        content_type=MULTIPART,
+    )
     [[_, name, *_]] = response.json()["files"]
     assert len(name) == 255 and name.endswith(".png")
 
@@ -166,7 +176,9 @@ def test_the_declared_type_and_a_missing_type_are_reported_as_declared(client: C
 
 
 def test_a_body_over_the_route_limit_is_413(client: Client) -> None:
-    body = multipart([("file", "big.bin", "application/octet-stream", b"x" * (5 * 1024 * 1024 + 1))])
+    body = multipart(
+        [("file", "big.bin", "application/octet-stream", b"x" * (5 * 1024 * 1024 + 1))]
+    )
     response = client.post("/upload", data=body, content_type=MULTIPART)
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
@@ -194,13 +206,21 @@ def test_many_small_files_are_413_at_the_cap_and_their_files_are_closed(app_dir:
     assert all(stream.closed for stream in opened)
 
 
-@pytest.mark.parametrize(("content_type", "body"), [
-    ("multipart/form-data", multipart([("a", None, None, b"1")])),  # no boundary parameter
-    ("multipart/form-data; boundary=other", multipart([("a", None, None, b"1")])),  # wrong boundary
-    (MULTIPART, b"this is not multipart at all"),
-    (MULTIPART, multipart([("file", "a.txt", "text/plain", b"hello")])[:-30]),  # truncated
-])
-def test_malformed_multipart_is_400_not_an_empty_form(client: Client, content_type: str, body: bytes) -> None:
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", multipart([("a", None, None, b"1")])),  # no boundary parameter
+        (
+            "multipart/form-data; boundary=other",
+            multipart([("a", None, None, b"1")]),
+        ),  # wrong boundary
+        (MULTIPART, b"this is not multipart at all"),
+        (MULTIPART, multipart([("file", "a.txt", "text/plain", b"hello")])[:-30]),  # truncated
+    ],
+)
+def test_malformed_multipart_is_400_not_an_empty_form(
+    client: Client, content_type: str, body: bytes
+) -> None:
     response = client.post("/fields", data=body, content_type=content_type)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_form"
@@ -208,9 +228,18 @@ def test_malformed_multipart_is_400_not_an_empty_form(client: Client, content_ty
 
 def test_an_empty_multipart_body_is_400() -> None:
     # Not even a closing boundary (a test client would send one for an empty form).
-    request = NextRequest({"REQUEST_METHOD": "POST", "PATH_INFO": "/x", "SERVER_NAME": "t", "SERVER_PORT": "80",
-                           "wsgi.url_scheme": "http", "CONTENT_TYPE": MULTIPART, "CONTENT_LENGTH": "0",
-                           "wsgi.input": io.BytesIO(b"")})
+    request = NextRequest(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/x",
+            "SERVER_NAME": "t",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            "CONTENT_TYPE": MULTIPART,
+            "CONTENT_LENGTH": "0",
+            "wsgi.input": io.BytesIO(b""),
+        }
+    )
     with pytest.raises(ApiError) as caught:
         request.form_data()
     assert (caught.value.status, caught.value.code) == (400, "invalid_form")
@@ -220,7 +249,11 @@ def test_an_empty_multipart_body_is_400() -> None:
 
 
 def upload_of(content: bytes, filename: str, ctype: str):  # type: ignore[no-untyped-def]
-    return NextRequest("/x", method="POST", files={"f": (content, filename, ctype)}).form_data().get("f")
+    return (
+        NextRequest("/x", method="POST", files={"f": (content, filename, ctype)})
+        .form_data()
+        .get("f")
+    )
 
 
 def test_an_allowed_type_passes_and_is_returned() -> None:
@@ -229,15 +262,22 @@ def test_an_allowed_type_passes_and_is_returned() -> None:
     assert require_content_type(upload_of(PNG, "p.png", "image/png"), ["image/*"]) is not None
 
 
-@pytest.mark.parametrize(("content", "filename", "ctype", "options"), [
-    (EXE, "setup.exe", "application/x-msdownload", {}),  # declared type not allowed
-    (EXE, "setup.exe", "image/png", {}),  # declared type lies; the extension does not
-    (EXE, "photo.png", "image/png", {"sniff": True}),  # name and type lie; the bytes do not
-    (b"plain text", "notes.png", "image/png", {"sniff": True}),  # unrecognised bytes
-])
-def test_a_type_outside_the_allowlist_is_415(content: bytes, filename: str, ctype: str, options: dict[str, bool]) -> None:
+@pytest.mark.parametrize(
+    ("content", "filename", "ctype", "options"),
+    [
+        (EXE, "setup.exe", "application/x-msdownload", {}),  # declared type not allowed
+        (EXE, "setup.exe", "image/png", {}),  # declared type lies; the extension does not
+        (EXE, "photo.png", "image/png", {"sniff": True}),  # name and type lie; the bytes do not
+        (b"plain text", "notes.png", "image/png", {"sniff": True}),  # unrecognised bytes
+    ],
+)
+def test_a_type_outside_the_allowlist_is_415(
+    content: bytes, filename: str, ctype: str, options: dict[str, bool]
+) -> None:
     with pytest.raises(ApiError) as caught:
-        require_content_type(upload_of(content, filename, ctype), ["image/png", "image/jpeg"], **options)
+        require_content_type(
+            upload_of(content, filename, ctype), ["image/png", "image/jpeg"], **options
+        )
     assert caught.value.status == 415 and caught.value.code == "unsupported_media_type"
     assert caught.value.details == {"allowed": ["image/png", "image/jpeg"]}
     assert filename not in caught.value.message
@@ -277,7 +317,9 @@ def test_upload_files_are_closed_after_a_buffered_response(client: Client) -> No
 
 def test_upload_files_stay_open_until_a_streamed_response_is_done(client: Client) -> None:
     data = os.urandom(700_000)
-    response = client.post("/echo", data=multipart([("file", "a.bin", None, data)]), content_type=MULTIPART)
+    response = client.post(
+        "/echo", data=multipart([("file", "a.bin", None, data)]), content_type=MULTIPART
+    )
     assert response.status_code == 200
     assert response.get_data() == data
 
@@ -286,17 +328,26 @@ def test_upload_files_stay_open_until_a_streamed_response_is_done(client: Client
 
 
 @pytest.fixture(scope="module")
-def served(app_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path, Path]]:
+def served(
+    app_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, Path, Path]]:
     temp = tmp_path_factory.mktemp("server-tmp")
     dest = tmp_path_factory.mktemp("dest")
     env = {"TMPDIR": str(temp), "UPLOAD_DEST": str(dest)}
     # --worker-tmp-dir elsewhere: gunicorn's own heartbeat file would otherwise live in TMPDIR.
-    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=4, env=env,
-                  args=["--worker-tmp-dir", "/dev/shm"]) as running:
+    with gunicorn(
+        f"handlerkit:create_app({str(app_dir)!r})",
+        worker_class="gthread",
+        threads=4,
+        env=env,
+        args=["--worker-tmp-dir", "/dev/shm"],
+    ) as running:
         yield running, temp, dest
 
 
-def raw_request(server: Server, head: bytes, body: bytes = b"", *, shut: bool = False) -> tuple[int, bytes]:
+def raw_request(
+    server: Server, head: bytes, body: bytes = b"", *, shut: bool = False
+) -> tuple[int, bytes]:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(head + body)
         if shut:
@@ -309,8 +360,11 @@ def raw_request(server: Server, head: bytes, body: bytes = b"", *, shut: bool = 
             reply += data
             if b"\r\n\r\n" in reply:
                 header, _, rest = reply.partition(b"\r\n\r\n")
-                length = [int(line.split(b":")[1]) for line in header.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:")]
+                length = [
+                    int(line.split(b":")[1])
+                    for line in header.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ]
                 if length and len(rest) >= length[0]:
                     break
     status = int(reply.split(b" ", 2)[1])
@@ -318,8 +372,10 @@ def raw_request(server: Server, head: bytes, body: bytes = b"", *, shut: bool = 
 
 
 def post_head(path: str, length: int, content_type: str = MULTIPART) -> bytes:
-    return (f"POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {length}\r\n\r\n").encode()
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
 
 
 def worker_temp_fds(server: Server, temp: Path) -> list[str]:
@@ -340,25 +396,36 @@ def test_uploads_over_gunicorn(served: tuple[Server, Path, Path]) -> None:
     server, temp, dest = served
     # A 3 MB file to a 5 MiB route is saved intact.
     data = os.urandom(3_000_000)
-    response = requests.post(f"{server.url}/upload", files={"file": ("../../photo.raw", data, "image/x-raw")},
-                             timeout=20)
+    response = requests.post(
+        f"{server.url}/upload", files={"file": ("../../photo.raw", data, "image/x-raw")}, timeout=20
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["size"] == len(data) and body["name"] == "photo.raw"
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
-    assert hashlib.sha256(Path(body["stored"]).read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert (
+        hashlib.sha256(Path(body["stored"]).read_bytes()).hexdigest()
+        == hashlib.sha256(data).hexdigest()
+    )
 
     # 6 MB is refused from its Content-Length, before the body is read.
     status, answer = raw_request(server, post_head("/upload", 6_000_000))
     assert status == 413 and json.loads(answer)["error"] == "payload_too_large"
 
     # An executable to the image-only route is 415, whatever it claims to be.
-    for name, ctype in (("setup.exe", "application/x-msdownload"), ("setup.exe", "image/png"),
-                        ("photo.png", "image/png")):
-        response = requests.post(f"{server.url}/avatar", files={"file": (name, EXE, ctype)}, timeout=10)
+    for name, ctype in (
+        ("setup.exe", "application/x-msdownload"),
+        ("setup.exe", "image/png"),
+        ("photo.png", "image/png"),
+    ):
+        response = requests.post(
+            f"{server.url}/avatar", files={"file": (name, EXE, ctype)}, timeout=10
+        )
         assert response.status_code == 415, (name, ctype)
         assert response.json()["error"] == "unsupported_media_type"
-    ok = requests.post(f"{server.url}/avatar", files={"file": ("a.png", PNG, "image/png")}, timeout=10)
+    ok = requests.post(
+        f"{server.url}/avatar", files={"file": ("a.png", PNG, "image/png")}, timeout=10
+    )
     assert ok.status_code == 200
 
     # A multipart body truncated before its closing boundary is 400, not an empty form.
@@ -368,7 +435,9 @@ def test_uploads_over_gunicorn(served: tuple[Server, Path, Path]) -> None:
 
     # A body cut short of its Content-Length (the client stops sending) is 400.
     whole = multipart([("file", "a.bin", None, os.urandom(800_000))])
-    status, answer = raw_request(server, post_head("/fields", len(whole)), whole[:400_000], shut=True)
+    status, answer = raw_request(
+        server, post_head("/fields", len(whole)), whole[:400_000], shut=True
+    )
     assert status == 400
 
     # Too many files: 413 at the cap.
@@ -377,7 +446,9 @@ def test_uploads_over_gunicorn(served: tuple[Server, Path, Path]) -> None:
     assert status == 413
 
     # Uploads kept referenced by the handler are still closed by the App.
-    big = multipart([("a", "a.bin", None, os.urandom(900_000)), ("b", "b.bin", None, os.urandom(600_000))])
+    big = multipart(
+        [("a", "a.bin", None, os.urandom(900_000)), ("b", "b.bin", None, os.urandom(600_000))]
+    )
     status, answer = raw_request(server, post_head("/keep", len(big)), big)
     assert status == 200 and json.loads(answer) == {"files": 2, "open": 2}
     # A streamed response reading the upload gets it whole.

@@ -1,4 +1,4 @@
-"""Conditional requests: ETag/Last-Modified validators, 304 Not Modified, and If-Match preconditions.
+"""Conditional requests: ETag/Last-Modified validators, 304 Not Modified, If-Match preconditions.
 
 Reads (``GET``/``HEAD``) opt in with :func:`with_conditional`: a buffered 200
 response gets a weak ETag computed from its body (unless the handler set one),
@@ -67,7 +67,9 @@ def etag_for(version: Any) -> str:
     """
     text = str(version)
     if not text or '"' in text or any(ord(char) < 0x21 or ord(char) == 0x7F for char in text):
-        raise ValueError("an ETag version must be non-empty printable text without quotes or spaces")
+        raise ValueError(
+            "an ETag version must be non-empty printable text without quotes or spaces"
+        )
     return f'"{text}"'
 
 
@@ -142,7 +144,7 @@ def require_if_match(request: Any, current_etag: str | None, *, required: bool =
     etags = parse_etags(header)
     if current_etag is not None:
         value, weak = unquote_etag(current_etag)
-        if (etags.star_tag or (not weak and etags.is_strong(value))):
+        if etags.star_tag or (not weak and etags.is_strong(value)):
             return
     headers = [("ETag", current_etag)] if current_etag is not None else []
     raise ApiError(
@@ -193,10 +195,17 @@ def with_conditional(handler: Callable[..., Any] | None = None, /, *, etag: bool
             if not isinstance(response, Response) or response.status_code != 200:
                 return response
             current = response.headers.get("ETag")
-            if current is None and etag and not response.is_streamed and not response.direct_passthrough:
+            if (
+                current is None
+                and etag
+                and not response.is_streamed
+                and not response.direct_passthrough
+            ):
                 current = weak_etag(response.get_data())
                 response.headers["ETag"] = current
-            if is_not_modified(request, etag=current, last_modified=response.headers.get("Last-Modified")):
+            if is_not_modified(
+                request, etag=current, last_modified=response.headers.get("Last-Modified")
+            ):
                 return not_modified_response(response)
             return response
 

@@ -40,7 +40,9 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(app_dir: Path) -> Iterator[Server]:
-    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=4) as running:
+    with gunicorn(
+        f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=4
+    ) as running:
         yield running
 
 
@@ -102,8 +104,10 @@ def test_a_chunked_upload_within_the_limit_streams_over_gunicorn(server: Server)
 def test_a_chunked_upload_growing_past_the_limit_is_413_over_gunicorn(server: Server) -> None:
     # B2: no Content-Length to check up front; the limit trips while streaming.
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(b"POST /ingest HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
-                     b"Content-Type: application/octet-stream\r\n\r\n")
+        sock.sendall(
+            b"POST /ingest HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n"
+        )
         piece = b"y" * 65536
         frame = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
         try:
@@ -120,10 +124,14 @@ def test_a_chunked_upload_growing_past_the_limit_is_413_over_gunicorn(server: Se
             reply += data
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413"), head
-    assert json.loads(body[body.index(b"{"):body.rindex(b"}") + 1])["error"] == "payload_too_large"
+    assert (
+        json.loads(body[body.index(b"{") : body.rindex(b"}") + 1])["error"] == "payload_too_large"
+    )
 
 
-def test_a_content_length_over_the_limit_is_413_before_the_body_is_sent_over_gunicorn(server: Server) -> None:
+def test_a_content_length_over_the_limit_is_413_before_the_body_is_sent_over_gunicorn(
+    server: Server,
+) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(b"POST /ingest HTTP/1.1\r\nHost: t\r\nContent-Length: 52428800\r\n\r\n")
         reply = sock.recv(65536)

@@ -80,7 +80,9 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(app_dir: Path) -> Iterator[Server]:
-    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=4) as running:
+    with gunicorn(
+        f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=4
+    ) as running:
         yield running
 
 
@@ -103,8 +105,14 @@ def test_a_generator_body_is_not_run_before_it_is_iterated(app_dir: Path) -> Non
     def start_response(status: str, headers: list[tuple[str, str]]) -> None:
         started.append(status)
 
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/broken", "SERVER_NAME": "x", "SERVER_PORT": "80",
-               "wsgi.url_scheme": "http", "wsgi.input": None}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/broken",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": None,
+    }
     body = app(environ, start_response)
     assert started == ["200 OK"]
     assert not isinstance(body, list)
@@ -114,7 +122,9 @@ def test_a_generator_body_is_not_run_before_it_is_iterated(app_dir: Path) -> Non
 
 def test_closing_the_response_runs_the_generator_finally(app_dir: Path, tmp_path: Path) -> None:
     marker = tmp_path / "closed"
-    response = Client(App(app_dir)).get("/forever", query_string={"marker": str(marker)}, buffered=False)
+    response = Client(App(app_dir)).get(
+        "/forever", query_string={"marker": str(marker)}, buffered=False
+    )
     chunks = response.response
     assert next(iter(chunks)) == b"x" * 1024
     assert not marker.exists()
@@ -138,8 +148,14 @@ def test_an_exception_after_the_headers_is_logged_with_the_request_id_and_ends_t
 
 def test_a_buffered_response_keeps_the_fast_path(app_dir: Path) -> None:
     app = App(app_dir)
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/fine", "SERVER_NAME": "x", "SERVER_PORT": "80",
-               "wsgi.url_scheme": "http", "wsgi.input": None}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/fine",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": None,
+    }
     body = app(environ, lambda status, headers: None)
     assert body == [b'{"ok":true}']
 
@@ -147,8 +163,12 @@ def test_a_buffered_response_keeps_the_fast_path(app_dir: Path) -> None:
 # -- over gunicorn -------------------------------------------------------------
 
 
-def test_chunks_arrive_separately_and_in_order_over_gunicorn(server: Server, tmp_path: Path) -> None:
-    response = requests.get(f"{server.url}/lockstep", params={"dir": str(tmp_path)}, stream=True, timeout=(5, 10))
+def test_chunks_arrive_separately_and_in_order_over_gunicorn(
+    server: Server, tmp_path: Path
+) -> None:
+    response = requests.get(
+        f"{server.url}/lockstep", params={"dir": str(tmp_path)}, stream=True, timeout=(5, 10)
+    )
     assert response.status_code == 200
     assert response.headers.get("Transfer-Encoding") == "chunked"
     assert "Content-Length" not in response.headers
@@ -166,7 +186,9 @@ def test_chunks_arrive_separately_and_in_order_over_gunicorn(server: Server, tmp
     assert stamps == sorted(stamps)
 
 
-def test_a_client_disconnect_runs_the_generator_finally_over_gunicorn(server: Server, tmp_path: Path) -> None:
+def test_a_client_disconnect_runs_the_generator_finally_over_gunicorn(
+    server: Server, tmp_path: Path
+) -> None:
     marker = tmp_path / "closed"
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(f"GET /forever?marker={marker} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
