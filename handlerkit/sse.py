@@ -258,6 +258,7 @@ class _EventStream:
 
     def _produce(self) -> None:
         iterator: Iterator[Any] | None = None
+        ended = False  # whether the consumer was told how the stream ends
         try:
             iterator = iter(self._events)
             for item in iterator:
@@ -273,11 +274,13 @@ class _EventStream:
                     chunk = encode_event(item)
                 if not self._put(chunk):
                     return
-            self._put(_DONE)
+            ended = self._put(_DONE)
         except Exception as exc:  # noqa: BLE001 - reported to the client and logged by the app
-            self._put(_Failure(exc))
+            ended = self._put(_Failure(exc))
         finally:
             self._close_events(iterator)
+            if not ended and not self._stop.is_set():
+                self._put(_DONE)  # SystemExit and the like: end the stream rather than ping forever
 
     def _close_events(self, iterator: Any) -> None:
         for target in (iterator, self._events):

@@ -146,6 +146,34 @@ def test_an_exception_after_the_headers_is_logged_with_the_request_id_and_ends_t
     assert records[0].exc_info is not None and records[0].exc_info[0] is RuntimeError
 
 
+def test_the_logged_request_id_is_the_one_with_logging_returned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = App(
+        write_app(
+            tmp_path / "logged",
+            {
+                "r/route.py": """
+                    from handlerkit import NextResponse, with_logging
+
+                    @with_logging
+                    def GET():
+                        def body():
+                            yield b"one;"
+                            raise RuntimeError("late failure")
+                        return NextResponse(body())
+                """
+            },
+        )
+    )
+    with caplog.at_level(logging.ERROR, logger="handlerkit"):
+        response = Client(app).get("/r")
+    request_id = response.headers["X-Request-ID"]
+    assert response.get_data() == b"one;"
+    [record] = [r for r in caplog.records if "streamed body" in r.getMessage()]
+    assert f"(request id {request_id})" in record.getMessage()
+
+
 def test_a_buffered_response_keeps_the_fast_path(app_dir: Path) -> None:
     app = App(app_dir)
     environ = {
