@@ -388,7 +388,8 @@ def _front(handler: Callable[..., Any], policy: CorsPolicy) -> Handler:
     def cors_front(request: Any, context: RouteContext) -> Any:
         return _decorated(handler, request, context, policy, request.headers.get("Origin"))
 
-    return cors_front
+    # Labelled so route listings show what the App added (and name it plainly).
+    return mark_wrapper(cors_front, "cors_front", policy=policy)
 
 
 def _front_options(handler: Callable[..., Any], answer: Callable[[dict[str, Any]], Any]) -> Handler:
@@ -398,4 +399,4 @@ def _front_options(handler: Callable[..., Any], answer: Callable[[dict[str, Any]
             return answer(request.environ)
         return handler(request, context)
 
-    return cors_preflight
+    return mark_wrapper(cors_preflight, "cors_preflight")

@@ -348,3 +348,18 @@ def test_app_wide_cors_through_wrap(make_client) -> None:  # type: ignore[no-unt
     response = client.options("/plain", headers=PREFLIGHT)
     assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
     assert client.get("/plain", headers={"Origin": APP_ORIGIN}).headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+
+
+def test_layers_the_app_adds_are_labelled(make_app) -> None:  # type: ignore[no-untyped-def]
+    from handlerkit.handlers import wrapper_chain
+
+    app = make_app(ROUTES, secret_key="k")
+    routes = {route.pattern: route for route in app.routes}
+    names = [layer["name"] for layer in wrapper_chain(routes["/auth-outside"].handlers["GET"])]
+    assert names == ["cors_front", "with_auth", "with_cors"]
+    names = [layer["name"] for layer in wrapper_chain(routes["/auth-inside"].handlers["GET"])]
+    assert names == ["with_cors", "with_auth"]  # with_cors already outermost: nothing added
+    assert wrapper_chain(routes["/exports-options"].handlers["OPTIONS"])[0]["name"] == "cors_preflight"
+    assert routes["/plain"].handlers["GET"] is routes["/plain"].exports["GET"] or not wrapper_chain(
+        routes["/plain"].handlers["GET"]
+    )
