@@ -4,7 +4,8 @@ It follows the IETF "The Idempotency-Key HTTP Header Field" draft:
 
 - the client sends ``Idempotency-Key: <unique string>`` (a UUID, typically);
 - the first request with a key runs the handler under a lock and stores the
-  request's fingerprint (method, path, query and a hash of the body) and its
+  request's fingerprint (method, path, query and a hash of the body; JSON is
+  compared after parsing, multipart without its random boundary) and its
   final response (status, headers, body);
 - a repeat with the same key and the same payload gets the stored response
   again with ``Idempotent-Replayed: true``, and the handler does not run;
@@ -100,8 +101,27 @@ def _fingerprint(request: NextRequest) -> str:
     head = json.dumps([request.method, request.root_path + request.path, query], ensure_ascii=False)
     digest.update(head.encode("utf-8", "surrogatepass"))
     digest.update(b"\n")
-    digest.update(request.bytes())
+    digest.update(_payload(request))
     return digest.hexdigest()
+
+
+def _payload(request: NextRequest) -> bytes:
+    """Return the body in a form that is the same for two sends of the same payload."""
+    body = request.bytes()
+    mimetype = request.mimetype
+    if mimetype == "application/json" or mimetype.endswith("+json"):
+        try:
+            data = request.json()
+        except ApiError:
+            return body
+        # Key order and whitespace are not part of the payload.
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    if mimetype.startswith("multipart/"):
+        # Clients draw a fresh random boundary for every send of the same form.
+        boundary = request.mimetype_params.get("boundary", "")
+        if boundary:
+            return body.replace(b"--" + boundary.encode("latin-1", "replace"), b"--boundary")
+    return body
 
 
 def _encode(record: dict[str, Any], body: bytes = b"") -> bytes:

@@ -426,3 +426,54 @@ def test_through_an_app(make_app: Callable[..., App]) -> None:
     assert "Set-Cookie" not in crlf.headers
     huge = client.post("/orders", json={"item": "book"}, headers={"Idempotency-Key": "k" * 10_000})
     assert huge.status_code == 400
+
+
+def test_a_resent_multipart_form_with_a_new_boundary_is_the_same_payload(
+    make_app: Callable[..., App],
+) -> None:
+    import io
+
+    route = """
+from handlerkit import NextResponse, with_idempotency
+
+UPLOADS = []
+
+@with_idempotency
+def POST(request):
+    form = request.form_data()
+    UPLOADS.append(form.get("file").read())
+    return NextResponse.json({"uploads": len(UPLOADS)}, status=201)
+"""
+    client = Client(make_app({"up/route.py": route}))
+    headers = {"Idempotency-Key": KEY}
+
+    def send(content: bytes) -> Any:
+        form = {"name": "x", "file": (io.BytesIO(content), "a.txt")}
+        return client.post("/up", data=form, headers=headers)
+
+    first, again = send(b"hello"), send(b"hello")
+    assert first.request.headers["Content-Type"] != again.request.headers["Content-Type"]
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json() == {"uploads": 1}
+    assert send(b"other file").status_code == 422
+
+
+def test_json_key_order_and_spacing_are_not_part_of_the_payload() -> None:
+    orders = Orders()
+    handler = with_idempotency(orders)
+
+    def raw(data: bytes) -> NextRequest:
+        request = NextRequest(
+            "http://localhost/orders",
+            method="POST",
+            data=data,
+            headers={"Idempotency-Key": KEY, "Content-Type": "application/json"},
+        )
+        return request
+
+    assert answer(handler, raw(b'{"item": "book", "qty": 1}')).status_code == 201
+    replay = answer(handler, raw(b'{"qty":1,"item":"book"}'))
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert answer(handler, raw(b'{"qty":2,"item":"book"}')).status_code == 422
+    assert len(orders.created) == 1
