@@ -243,7 +243,17 @@ class NextURL:
     @cached_property
     def search_params(self) -> SearchParams:
         """The query as :class:`SearchParams` (empty when there is no query)."""
-        return SearchParams(self._request.query_string.decode("utf-8", "replace"))
+        request = self._request
+        raw = request.__dict__.get("query_string")
+        if raw is not None:
+            return SearchParams(raw.decode("utf-8", "replace"))
+        # PERF: straight from the environ, skipping the lazy query_string's
+        # latin-1 round trip when the query is ASCII (endpoint C,
+        # benchmarks/results/2026-11-21.md); the same text either way.
+        query = request.environ.get("QUERY_STRING", "")
+        if not query.isascii():
+            query = query.encode("latin1").decode("utf-8", "replace")
+        return SearchParams(query)
 
     @property
     def searchParams(self) -> SearchParams:  # noqa: N802 - Next.js alias
@@ -335,10 +345,21 @@ class RequestCookies:
             # WSGI passes headers as latin-1 text: back to the bytes, read as UTF-8
             # with invalid bytes replaced (Werkzeug's own decoding would raise).
             header = header.encode("latin-1", "replace").decode("utf-8", "replace")
-        # PERF: Werkzeug's sansio parser straight into a list, without the
-        # MultiDict round trip (endpoint C, benchmarks/results/2026-11-21.md).
-        # cls is called with the list of pairs; list keeps them as they are.
-        pairs: list[tuple[str, str]] = _parse_cookie(header, cls=list)  # type: ignore[arg-type, assignment]
+        pairs: list[tuple[str, str]]
+        if '"' in header or "\\" in header or "\n" in header:
+            # Quoted values and line breaks: Werkzeug's parser, into a list (cls
+            # is called with the list of pairs).
+            pairs = _parse_cookie(header, cls=list)  # type: ignore[arg-type, assignment]
+        else:
+            # PERF: a plain header is split directly, with the same result as
+            # Werkzeug's regex parser; together with skipping its MultiDict this
+            # halved endpoint C's cookie cost (benchmarks/results/2026-11-21.md).
+            pairs = []
+            for field in header.split(";"):
+                name, _, value = field.partition("=")
+                name = name.strip()
+                if name:
+                    pairs.append((name, value.strip()))
         if len({name for name, _ in pairs}) != len(pairs):
             # Repeated names are grouped under their first position, as a MultiDict lists them.
             grouped: dict[str, list[tuple[str, str]]] = {}

@@ -267,7 +267,37 @@ class RouteTable:
         then ``[[...optional]]``, backtracking when a branch fails deeper down.
         Empty segments (``//``) never match a param.
         """
+        # PERF: walk the first choice at every level (static, else a non-empty
+        # [param]) in one loop. That is the path the backtracking search tries
+        # first, so when it ends on a route it is the search's answer, and when
+        # no level on it had another branch, a dead end is final; anything else
+        # falls back to the search. Endpoint B: three recursive calls per
+        # request fewer (benchmarks/results/2026-11-21.md).
+        node = self._root
         params: dict[str, Any] = {}
+        final = True  # no other branch seen so far
+        for segment in segments:
+            child = node.static.get(segment)
+            if child is not None:
+                if node.dynamic is not None or node.catch_all is not None or node.optional is not None:
+                    final = False
+            else:
+                dynamic = node.dynamic
+                if dynamic is None or not segment:
+                    if final and node.catch_all is None and node.optional is None:
+                        return None
+                    break
+                if node.catch_all is not None or node.optional is not None:
+                    final = False
+                params[dynamic[0]] = segment
+                child = dynamic[1]
+            node = child
+        else:
+            if node.route is not None:
+                return node.route, params
+            if final and node.optional is None:
+                return None
+        params = {}
         route = _match(self._root, segments, 0, len(segments), params)
         return None if route is None else (route, params)
 
