@@ -1,4 +1,4 @@
-"""OpenAPI 3.1: a document describing an App, built from its route table, wrapper labels and declared responses.
+"""OpenAPI 3.1: the document describing an App, built from its routes, wrapper labels and responses.
 
 Nothing here is written by hand twice. The paths come from the route table,
 the methods from what each ``route.py`` exports, request bodies and query
@@ -83,15 +83,21 @@ _URI_TOO_LONG = (
 )
 _STATUS_KEY = re.compile(r"^[1-5](?:[0-9]{2}|XX)$")
 
-# The statuses each built-in wrapper can answer with on its own, given its label.
-_WRAPPER_STATUSES: dict[str, Callable[[Mapping[str, Any]], Iterable[int]]] = {
-    "with_auth": lambda label: (401, 403) if label.get("roles") else (401,),
-    "with_rate_limit": lambda label: (429, 503) if label.get("on_storage_error") == "closed" else (429,),
-    "with_validation": lambda label: ((400, 413, 415, 422) if label.get("body") is not None else ())
-    + ((422,) if label.get("query") is not None else ()),
-    "with_idempotency": lambda label: (400, 409, 422),
-    "with_conditional": lambda label: (304, 412),
-    "with_webhook_signature": lambda label: (400, 401, 413),
+# The statuses each built-in wrapper can answer with on its own, given its label and the method.
+_WRAPPER_STATUSES: dict[str, Callable[[Mapping[str, Any], str], Iterable[int]]] = {
+    "with_auth": lambda label, method: (401, 403) if label.get("roles") else (401,),
+    "with_rate_limit": lambda label, method: (
+        (429, 503) if label.get("on_storage_error") == "closed" else (429,)
+    ),
+    "with_validation": lambda label, method: (
+        ((400, 413, 415, 422) if label.get("body") is not None else ())
+        + ((422,) if label.get("query") is not None else ())
+    ),
+    "with_idempotency": lambda label, method: (
+        (400, 409, 422, 503) if method in label.get("methods", ()) else ()
+    ),
+    "with_conditional": lambda label, method: (304,) if method in ("GET", "HEAD") else (),
+    "with_webhook_signature": lambda label, method: (400, 401),
 }
 
 
@@ -126,7 +132,9 @@ def responses(declared: Mapping[int | str, Any]) -> Callable[[F], F]:
     for status, schema in declared.items():
         key = str(status).upper()
         if isinstance(status, bool) or not _STATUS_KEY.match(key):
-            raise RouteDefinitionError(f"responses(): {status!r} is not an HTTP status (100-599 or '2XX')", [])
+            raise RouteDefinitionError(
+                f"responses(): {status!r} is not an HTTP status (100-599 or '2XX')", []
+            )
         checked[key] = schema
 
     def decorator(func: F) -> F:
@@ -209,36 +217,52 @@ def build_spec(
         for path, segments, extension in _path_templates(route, app.trailing_slash):
             operations: dict[str, Any] = {}
             for method in route.methods:
-                operations[method.lower()] = _operation(route, method, segments, operation_ids, schemes)
+                operations[method.lower()] = _operation(
+                    route, method, segments, operation_ids, schemes
+                )
             if "HEAD" in automatic and "GET" in route.exports and "HEAD" not in route.exports:
                 operations["head"] = _head(operations["get"], operation_ids)
             if "OPTIONS" in automatic and "OPTIONS" not in route.exports:
                 operations["options"] = _options(route, segments, operation_ids)
             spec.path(path=path, operations=operations, parameters=_path_parameters(segments))
             if extension:
-                spec._paths[path].update(extension)  # vendor keys on the path item; apispec has no API for them
+                spec._paths[path].update(
+                    extension
+                )  # vendor keys on the path item; apispec has no API for them
     for name, scheme in sorted(schemes.items()):
         spec.components.security_scheme(name, scheme)
-    return spec.to_dict()  # type: ignore[no-any-return]  # apispec is untyped here
+    document: dict[str, Any] = spec.to_dict()
+    return document
 
 
 def spec_json(app: App, **options: Any) -> bytes:
     """Return :func:`build_spec` as compact UTF-8 JSON bytes."""
-    return json.dumps(build_spec(app, **options), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(build_spec(app, **options), separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
-def _path_templates(route: Route, trailing_slash: bool) -> list[tuple[str, list[Segment], dict[str, Any]]]:
+def _path_templates(
+    route: Route, trailing_slash: bool
+) -> list[tuple[str, list[Segment], dict[str, Any]]]:
     """Return ``(OpenAPI path, segments, path-item extensions)``; two for an optional catch-all."""
     segments = list(route.segments)
     last = segments[-1] if segments else None
     found: list[tuple[str, list[Segment], dict[str, Any]]] = []
     if last is not None and last.kind is Kind.OPTIONAL_CATCH_ALL:
-        found.append((
-            _template(segments[:-1], trailing_slash),
-            segments[:-1],
-            {"x-handlerkit-route": route.pattern, "x-handlerkit-optional-catch-all": last.value},
-        ))
-    found.append((_template(segments, trailing_slash), segments, {"x-handlerkit-route": route.pattern}))
+        found.append(
+            (
+                _template(segments[:-1], trailing_slash),
+                segments[:-1],
+                {
+                    "x-handlerkit-route": route.pattern,
+                    "x-handlerkit-optional-catch-all": last.value,
+                },
+            )
+        )
+    found.append(
+        (_template(segments, trailing_slash), segments, {"x-handlerkit-route": route.pattern})
+    )
     return found
 
 
@@ -264,12 +288,13 @@ def _path_parameters(segments: list[Segment]) -> list[dict[str, Any]]:
         else:
             optional = segment.kind is Kind.OPTIONAL_CATCH_ALL
             parameter["x-handlerkit-catch-all"] = "optional" if optional else "required"
+            kind = "An optional catch-all" if optional else "A catch-all"
             parameter["description"] = (
-                f"A {'n optional' if optional else ''} catch-all ({segment}): the server takes one or more "
-                "segments here and hands the handler a list. OpenAPI path parameters cannot "
-                "contain `/`, so this document describes one segment; a client may send more."
+                f"{kind} ({segment}): the server takes one or more segments here and hands "
+                "the handler a list. OpenAPI path parameters cannot contain `/`, so this "
+                "document describes one segment; a client may send more."
                 + (" The path without it is described separately." if optional else "")
-            ).replace("A n ", "An ")
+            )
         parameters.append(parameter)
     return parameters
 
@@ -296,9 +321,11 @@ def _operation(
     for layer in chain:
         statuses = _WRAPPER_STATUSES.get(str(layer.get("name")))
         if statuses is not None:
-            errors.update(statuses(layer))
+            errors.update(statuses(layer, method))
     if any(s.kind is not Kind.STATIC for s in segments):
-        errors.update((400, 404, 414))  # invalid_param from the App; a missing resource from the handler
+        errors.update(
+            (400, 404, 414)
+        )  # invalid_param from the App; a missing resource from the handler
     body_schema = validation.get("body") if validation else None
     if method in _BODY_METHODS or body_schema is not None:
         errors.update((400, 413))  # malformed JSON; Content-Length above the route's limit
@@ -321,7 +348,9 @@ def _operation(
     return operation
 
 
-def _security(label: Mapping[str, Any], schemes: dict[str, dict[str, Any]]) -> list[dict[str, list[str]]]:
+def _security(
+    label: Mapping[str, Any], schemes: dict[str, dict[str, Any]]
+) -> list[dict[str, list[str]]]:
     """Return an operation's ``security`` for a ``with_auth`` label, registering its schemes."""
     schemes[_BEARER] = {
         "type": "http",
@@ -336,13 +365,15 @@ def _security(label: Mapping[str, Any], schemes: dict[str, dict[str, Any]]) -> l
             "type": "apiKey",
             "in": "cookie",
             "name": str(cookie),
-            "description": "The same token in a cookie, used when there is no Authorization header.",
+            "description": "The same token in a cookie, used without an Authorization header.",
         }
         alternatives.append({name: []})
     return alternatives
 
 
-def _responses(declared: Mapping[str, Any] | None, errors: set[int], secured: bool) -> dict[str, Any]:
+def _responses(
+    declared: Mapping[str, Any] | None, errors: set[int], secured: bool
+) -> dict[str, Any]:
     result: dict[str, Any] = {}
     if declared is None:
         result["2XX"] = {"description": "Success (the handler declares no response schema)."}
@@ -365,7 +396,10 @@ def _responses(declared: Mapping[str, Any] | None, errors: set[int], secured: bo
         }
     if "429" in result:
         result["429"]["headers"] = {
-            "Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait."}
+            "Retry-After": {
+                "schema": {"type": "integer", "minimum": 1},
+                "description": "Seconds to wait.",
+            }
         }
     return dict(sorted(result.items()))
 
@@ -384,7 +418,13 @@ def _phrase(key: str) -> str:
     try:
         return HTTPStatus(int(key)).phrase
     except ValueError:
-        return {"1": "Informational", "2": "Success", "3": "Redirection", "4": "Client error", "5": "Server error"}[key[0]]
+        return {
+            "1": "Informational",
+            "2": "Success",
+            "3": "Redirection",
+            "4": "Client error",
+            "5": "Server error",
+        }[key[0]]
 
 
 def _head(get: dict[str, Any], operation_ids: set[str]) -> dict[str, Any]:
@@ -392,7 +432,8 @@ def _head(get: dict[str, Any], operation_ids: set[str]) -> dict[str, Any]:
         "operationId": _unique("head" + get["operationId"][3:], operation_ids),
         "summary": "The GET answer's status and headers, without a body (automatic).",
         "responses": {
-            key: {k: v for k, v in value.items() if k != "content"} for key, value in get["responses"].items()
+            key: {k: v for k, v in value.items() if k != "content"}
+            for key, value in get["responses"].items()
         },
     }
     if "parameters" in get:
@@ -411,7 +452,9 @@ def _options(route: Route, segments: list[Segment], operation_ids: set[str]) -> 
     }
     if any(s.kind is not Kind.STATIC for s in segments):
         responses_["400"] = _response("400", None)
-    cors = route.extra.get("options") is not None  # with_cors answers preflights here, also with 204
+    cors = (
+        route.extra.get("options") is not None
+    )  # with_cors answers preflights here, also with 204
     return {
         "operationId": _operation_id("OPTIONS", segments, operation_ids),
         "summary": "The allowed methods, or a CORS preflight answer (automatic)."
@@ -446,7 +489,7 @@ def _docstring(func: Callable[..., Any]) -> tuple[str, str]:
 def add_document_route(
     app: App, path: str, *, wrap: Callable[[Any], Any] | None = None, **options: Any
 ) -> Route:
-    """Build *app*'s document once and add a ``GET path`` route serving it (``App(openapi_path=...)``).
+    """Build *app*'s document once and add a ``GET path`` route serving it (``openapi_path=``).
 
     The route goes through the route table's usual checks, so a ``route.py``
     at the same URL is a :class:`~handlerkit.errors.DuplicateRouteError`. The
@@ -507,9 +550,13 @@ def add_subparser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("app_dir", metavar="APP_DIR", help="the app directory of route.py files")
-    parser.add_argument("--format", choices=("json", "yaml"), default="json", help="output format (json)")
+    parser.add_argument(
+        "--format", choices=("json", "yaml"), default="json", help="output format (json)"
+    )
     parser.add_argument("--title", default="handlerkit API", help="info.title")
-    parser.add_argument("--api-version", default="0.1.0", help="info.version, the API's own version")
+    parser.add_argument(
+        "--api-version", default="0.1.0", help="info.version, the API's own version"
+    )
     parser.add_argument("--base-path", default="", help="the App's base_path, if it has one")
     parser.add_argument("--output", "-o", default="-", help="write to this file instead of stdout")
 
@@ -525,7 +572,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     document = build_spec(app, title=args.title, version=args.api_version)
     if args.format == "yaml":
-        import yaml
+        import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs
 
         text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     else:
@@ -540,11 +587,12 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``handlerkit openapi`` on its own: ``python -m handlerkit.openapi APP_DIR``."""
-    parser = argparse.ArgumentParser(prog="handlerkit openapi", description="Print an app's OpenAPI 3.1 document.")
+    parser = argparse.ArgumentParser(
+        prog="handlerkit openapi", description="Print an app's OpenAPI 3.1 document."
+    )
     _arguments(parser)
     return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
-

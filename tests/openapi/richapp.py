@@ -1,4 +1,4 @@
-"""A small but rich app tree for the OpenAPI tests: every segment kind, validation, auth, rate limits, declared responses."""
+"""A small but rich app tree for the OpenAPI tests: every segment kind, validation, auth, limits."""
 
 from __future__ import annotations
 
@@ -174,10 +174,10 @@ def GET(request, context):
     return {"parts": context.params.get("slug") or []}
 '''
 
-PING = '''
+PING = """
 def GET():
     return {"ok": True}
-'''
+"""
 
 
 def files() -> dict[str, str]:

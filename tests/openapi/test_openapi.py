@@ -49,7 +49,12 @@ def test_validator_rejects_a_broken_document(spec: dict[str, Any]) -> None:
 
 def test_one_path_item_per_route_with_braced_params(spec: dict[str, Any]) -> None:
     assert sorted(spec["paths"]) == [
-        "/files/{path}", "/items", "/items/{id}", "/ping", "/shop", "/shop/{slug}",
+        "/files/{path}",
+        "/items",
+        "/items/{id}",
+        "/ping",
+        "/shop",
+        "/shop/{slug}",
     ]
     assert spec["paths"]["/items/{id}"]["x-handlerkit-route"] == "/items/[id]"
     (param,) = spec["paths"]["/items/{id}"]["parameters"]
@@ -71,7 +76,9 @@ def test_catch_alls_are_described_honestly(spec: dict[str, Any]) -> None:
 
 
 def _methods(document: dict[str, Any], path: str) -> list[str]:
-    return sorted(k for k in document["paths"][path] if not k.startswith("x-") and k != "parameters")
+    return sorted(
+        k for k in document["paths"][path] if not k.startswith("x-") and k != "parameters"
+    )
 
 
 def test_methods_are_the_exports_plus_automatic_head(spec: dict[str, Any]) -> None:
@@ -111,21 +118,31 @@ def test_query_params_and_request_body_come_from_with_validation(spec: dict[str,
 
 def test_declared_responses_and_framework_errors(spec: dict[str, Any]) -> None:
     post = spec["paths"]["/items"]["post"]["responses"]
-    # 201/409 declared; 401 with_auth; 429 with_rate_limit; 400/413/415/422 with_validation(body=...)
+    # 201/409 declared; 401 with_auth; 429 with_rate_limit; 400/413/415/422 with_validation
     assert sorted(post) == ["201", "400", "401", "409", "413", "415", "422", "429"]
-    assert post["201"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Item"
+    assert (
+        post["201"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Item"
+    )
     error = {"$ref": "#/components/schemas/Error"}
-    assert all(post[s]["content"]["application/json"]["schema"] == error for s in post if s != "201")
+    assert all(
+        post[s]["content"]["application/json"]["schema"] == error for s in post if s != "201"
+    )
     assert "WWW-Authenticate" in post["401"]["headers"]
     assert "Retry-After" in post["429"]["headers"]
     patch = spec["paths"]["/items/{id}"]["patch"]["responses"]
-    assert {"401", "403", "404", "400", "422", "415", "413"} <= set(patch)  # roles -> 403, params -> 404
+    assert {"401", "403", "404", "400", "422", "415", "413"} <= set(
+        patch
+    )  # roles -> 403, params -> 404
     delete = spec["paths"]["/items/{id}"]["delete"]["responses"]
     assert sorted(delete) == ["204", "400", "401", "404", "414"]
     assert "content" not in delete["414"]  # gunicorn's own page, before the app
     assert "content" not in delete["204"]
     get_list = spec["paths"]["/items"]["get"]["responses"]
-    assert sorted(get_list) == ["200", "414", "422"]  # query validation only: no auth, body or path params
+    assert sorted(get_list) == [
+        "200",
+        "414",
+        "422",
+    ]  # query validation only: no auth, body or path params
     assert "405" not in post  # an exported method never answers 405; see docs/openapi.md
 
 
@@ -231,15 +248,34 @@ def test_blog_document_is_valid_openapi_3_1() -> None:
     document = build_spec(App(BLOG), title="Blog", version="1.0.0")
     validate(document)
     paths = document["paths"]
-    assert sorted(paths) == ["/api/auth/login", "/api/auth/logout", "/api/posts", "/api/posts/{slug}"]
+    assert sorted(paths) == [
+        "/api/auth/login",
+        "/api/auth/logout",
+        "/api/posts",
+        "/api/posts/{slug}",
+    ]
     create = paths["/api/posts"]["post"]
-    assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PostCreate"}
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PostCreate"
+    }
     assert create["security"] == [{"bearerAuth": []}, {"cookie_blog_token": []}]
     assert document["components"]["securitySchemes"]["cookie_blog_token"]["in"] == "cookie"
     assert sorted(create["responses"]) == ["201", "400", "401", "409", "413", "415", "422"]
-    assert sorted(paths["/api/posts/{slug}"]["delete"]["responses"]) == ["204", "400", "401", "403", "404", "414"]
+    assert sorted(paths["/api/posts/{slug}"]["delete"]["responses"]) == [
+        "204",
+        "400",
+        "401",
+        "403",
+        "404",
+        "414",
+    ]
     assert "429" in paths["/api/auth/login"]["post"]["responses"]  # with_rate_limit on login
-    assert {p["name"] for p in paths["/api/posts"]["get"]["parameters"]} == {"page", "limit", "tag", "published"}
+    assert {p["name"] for p in paths["/api/posts"]["get"]["parameters"]} == {
+        "page",
+        "limit",
+        "tag",
+        "published",
+    }
     post = document["components"]["schemas"]["Post"]
     assert post["properties"]["publishedAt"]["type"] == ["string", "null"]  # 3.1 nullability
 
@@ -327,7 +363,10 @@ def test_main_reports_a_broken_tree(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_handlerkit_openapi_command(app_dir: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "handlerkit.cli", "openapi", str(app_dir), "--format", "json"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
     validate(json.loads(done.stdout))
