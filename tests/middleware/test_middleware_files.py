@@ -380,3 +380,36 @@ def test_routes_without_middleware_stay_on_the_fast_path(make_app, monkeypatch: 
     assert calls == []
     assert client.get("/shop/cart").status_code == 200
     assert calls == ["/shop/cart"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/private", "/%61pi/private", "/api/%70rivate", "/api//private", "/api/./private", "/API/private", "/api/private/", "/api/private%2F", "/api/private?x=1"],
+)
+def test_encoded_or_odd_paths_never_reach_a_protected_route_unchecked(make_client, path: str) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(ROOT_APP)
+    response = client.get(path)
+    for _ in range(3):  # follow a few redirects by hand (the App's trailing-slash 308)
+        if response.status_code != 308:
+            break
+        response = client.get(response.headers["Location"])
+    assert response.status_code in (308, 401, 404), (path, response.status_code)
+
+
+def test_encoded_paths_over_a_real_socket(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    from handlerkit.testing import write_app
+    from tests.support.servers import gunicorn
+
+    app_dir = write_app(tmp_path / "app", ROOT_APP)
+    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", workers=1) as server:
+        for target in ["/%61pi/private", "/api/%70rivate", "/api/./private", "/api/../api/private", "/api//private"]:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.settimeout(10)
+                sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+                reply = b""
+                while chunk := sock.recv(65536):
+                    reply += chunk
+            status = int(reply.split(b" ", 2)[1])
+            assert status in (308, 400, 401, 404), (target, reply[:200])
