@@ -1,7 +1,8 @@
 """with_cache: storing whole GET/HEAD 200 responses in a store and answering repeats from it.
 
-The cache key is the method, the path, the query string in canonical (sorted)
-order and the values of the request headers declared in ``vary``; nothing else
+The cache key is the method, the path (with the matched route pattern and its
+decoded params), the query string in canonical (sorted) order and the values
+of the request headers declared in ``vary``; nothing else
 a client sends (``X-Forwarded-Host``, ``Host``, ...) can change which entry is
 read or written, so it cannot be used to poison the cache.
 
@@ -118,10 +119,18 @@ def _canonical_query(request: NextRequest) -> str:
     return json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
 
 
-def _cache_key(request: NextRequest, vary: tuple[str, ...]) -> str:
+def _cache_key(request: NextRequest, context: RouteContext, vary: tuple[str, ...]) -> str:
     # HEAD reads the GET entry: the same representation, without the body.
     method = "GET" if request.method == "HEAD" else request.method
-    parts: list[Any] = [method, request.root_path + request.path, _canonical_query(request)]
+    # The decoded path alone is ambiguous ("/a%2Fb" and "/a/b" decode alike but
+    # may reach different routes or params), so the route and params join it.
+    parts: list[Any] = [
+        method,
+        request.root_path + request.path,
+        context.route,
+        context.params,
+        _canonical_query(request),
+    ]
     for name in vary:
         parts.append(request.headers.get(name))
     raw = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
@@ -178,7 +187,7 @@ def _build(
                 if after is not None:
                     after(request, result, False)
                 return result
-            key = prefix + _cache_key(request, vary)
+            key = prefix + _cache_key(request, context, vary)
             usable = True
             try:
                 cached = store.get(key)

@@ -471,3 +471,25 @@ def test_with_cache_through_an_app_under_a_rate_limit(make_app: Callable[..., Ap
     limited = client.get("/cached?a=1&b=2")
     assert limited.status_code == 429  # the limiter sits outside: hits count too
     assert "X-Cache" not in limited.headers
+
+
+def test_encoded_slashes_cannot_cross_routes_or_params(make_app: Callable[..., App]) -> None:
+    """/items/a%2Fb and /items/a/b decode to the same path but are different resources."""
+    one = (
+        "revalidate = 30\n"
+        "def GET(request, context):\n"
+        "    return {'route': 'one', 'params': context.params}\n"
+    )
+    many = (
+        "revalidate = 30\n"
+        "def GET(request, context):\n"
+        "    return {'route': 'many', 'params': context.params}\n"
+    )
+    client = Client(make_app({"items/[id]/route.py": one, "items/[...slug]/route.py": many}))
+    encoded = client.get("/items/a%2Fb")
+    assert encoded.json() == {"route": "one", "params": {"id": "a/b"}}
+    plain = client.get("/items/a/b")
+    assert plain.headers["X-Cache"] == "MISS"
+    assert plain.json() == {"route": "many", "params": {"slug": ["a", "b"]}}
+    assert client.get("/items/a%2Fb").json() == encoded.json()
+    assert client.get("/items/a%2Fb").headers["X-Cache"] == "HIT"
