@@ -590,3 +590,26 @@ def test_the_blog_under_gunicorn_with_two_workers_sharing_one_database(tmp_path:
         assert (
             requests.post(f"{server.url}/api/posts", json=NEW_POST, timeout=10).status_code == 401
         )
+
+
+def test_login_limits_hold_across_gunicorn_workers_with_a_redis_store(
+    tmp_path: Path, redis_url: str
+) -> None:
+    env = {
+        "BLOG_DB": str(tmp_path / "served.sqlite3"),
+        "BLOG_SECRET_KEY": "served-secret",
+        "BLOG_PBKDF2_ITERATIONS": "1000",
+        "BLOG_RATE_LIMIT_STORAGE": redis_url,
+    }
+    spec = f"handlerkit:create_app({str(EXAMPLE)!r})"
+    with gunicorn(spec, workers=2, env=env) as server:
+        statuses = []
+        for attempt in range(8):  # a new connection each time, so both workers take turns
+            response = requests.post(
+                f"{server.url}/api/auth/login",
+                json={"username": "alice", "password": f"guess-{attempt}"},
+                headers={"Connection": "close"},
+                timeout=10,
+            )
+            statuses.append(response.status_code)
+        assert statuses == [401] * 5 + [429] * 3
