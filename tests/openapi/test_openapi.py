@@ -380,3 +380,31 @@ def test_token_for_the_rich_app_is_accepted(app_dir: Path) -> None:
     created = client.post("/items", json={"name": "second", "price": 3}, headers=headers)
     assert created.status_code == 201, created.text
     assert client.post("/items", json={"name": "third", "price": 3}).status_code == 401
+
+
+def test_router_apps_lists_and_raw_json_schemas() -> None:
+    from marshmallow import Schema, fields
+
+    from handlerkit import Router
+
+    class Thing(Schema):
+        name = fields.String(required=True)
+
+    router = Router()
+
+    @router.route("/things")
+    @responses({200: Thing(many=True), 202: {"type": "object", "required": ["job"]}})
+    def GET(request: Any) -> Any:  # noqa: N802 - a route handler
+        return []
+
+    document = build_spec(App(router))
+    validate(document)
+    answers = document["paths"]["/things"]["get"]["responses"]
+    assert answers["200"]["content"]["application/json"]["schema"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Thing"},
+    }
+    assert answers["202"]["content"]["application/json"]["schema"] == {
+        "type": "object",
+        "required": ["job"],
+    }
