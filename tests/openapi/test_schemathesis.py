@@ -101,6 +101,12 @@ def test_blog_passes_schemathesis(tmp_path: Path) -> None:
         assert login.status_code == 200, login.text
         output = run_schemathesis(server, login.json()["token"], tmp_path)
         assert "Selected: 9/9" in output
+        # What schemathesis' unsupported-method check probes, asserted directly too.
+        for method in ("PUT", "TRACE", "QUERY"):
+            answer = requests.request(method, f"{server.url}/api/posts", timeout=10)
+            assert answer.status_code == 405, (method, answer.status_code)
+            assert answer.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+            assert answer.json()["error"] == "method_not_allowed"
     # The token really let schemathesis in: the admin (id 3) created posts.
     with sqlite3.connect(db) as connection:
         created = connection.execute("SELECT COUNT(*) FROM posts WHERE author_id = 3").fetchone()[0]
