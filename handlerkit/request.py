@@ -775,7 +775,7 @@ class NextRequest(Request):
         except ClientDisconnected as exc:
             raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
         if self._overflows(len(data)):
-            self._cached_data = None
+            self.__dict__.pop("_cached_data", None)  # never hand out the truncated bytes
             self.__dict__["_hk_too_large"] = True
             raise _too_large()
         return data
