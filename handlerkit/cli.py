@@ -9,6 +9,7 @@ which makes each command callable from tests. The facts come from
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -157,7 +158,8 @@ def _print_explain(result: dict[str, Any], out: TextIO) -> None:
     root = result.get("root_middleware")
     if root:
         matcher = f" (matcher {root['matcher']!r})" if root["matcher"] else ""
-        write(f"  before      {root['file']}{matcher}, root middleware, runs before routing\n")
+        runs = "runs before routing" if root.get("runs", True) else "its matcher skips this path"
+        write(f"  before      {root['file']}{matcher}: {runs}\n")
     if outcome == "not_found":
         write(f"  answer      404: {result['reason']}\n")
         for item in result["nearest"]:
@@ -538,7 +540,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``handlerkit`` command line and return its exit code."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:
+        # The output went into `head` or similar, which stopped reading: end quietly.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

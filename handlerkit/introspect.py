@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 from .app import App
 from .errors import InvalidSegmentError, RouteDefinitionError
 from .handlers import METHODS, wrapper_chain
+from .request import NextRequest
 from .routing.router import build_table, load_tree
 from .routing.segments import Kind, Segment, parse_segment
 from .routing.tree import Route, RouteTable
@@ -300,7 +301,11 @@ def _decide(
             "error": body.get("error"),
         }
     segments = _segments(raw_path)
+    request = NextRequest.from_environ(environ, None, None, app.base_path)
     result: dict[str, Any] = {"root_middleware": root_middleware_info(app)}
+    root_spec = getattr(app, "_root_spec", None)
+    if result["root_middleware"] is not None and root_spec is not None:
+        result["root_middleware"]["runs"] = _applies(root_spec, path, request)
     if resolved is None:
         ranked = sorted((_rank(r, segments) for r in app.routes), key=lambda t: t[0])
         nearest = [
@@ -319,7 +324,7 @@ def _decide(
         route=route.pattern,
         file=relative_path(route.source, app.app_dir),
         params=params,
-        middleware=[_module_file(m, app.app_dir) for m in route.middleware],
+        middleware=_route_middleware(app, route, path, request),
         allow=route.allow.split(", "),
         shadowed=_shadowed(app, route, segments),
     )
@@ -347,6 +352,20 @@ def _decide(
     labels, inner = handler_chain(handler)
     result.update(status=status, outcome=outcome, wrappers=labels, handler=_handler_name(inner))
     return result
+
+
+def _applies(spec: Any, path: str, request: NextRequest) -> bool:
+    # The App's compiled matchers, asked about this path (no headers, query or cookies).
+    return bool(spec.applies(path, request))
+
+
+def _route_middleware(app: App, route: Route, path: str, request: NextRequest) -> list[str]:
+    """The route's folder ``middleware.py`` files whose matchers take this path, root first."""
+    specs = route.extra.get("middleware")
+    files = [_module_file(m, app.app_dir) for m in route.middleware]
+    if specs is None or len(specs) != len(files):
+        return files
+    return [name for name, spec in zip(files, specs, strict=True) if _applies(spec, path, request)]
 
 
 def _shadowed(app: App, winner: Route, segments: list[str]) -> list[dict[str, str]]:

@@ -76,7 +76,11 @@ def test_explain_a_matched_route(blog_dir: Path, capsys: pytest.CaptureFixture[s
     assert data["route"] == "/api/posts/[id]"
     assert data["file"] == "api/posts/[id]/route.py"
     assert data["params"] == {"id": "café/1"}  # decoded per segment: %2F stays inside the param
-    assert data["root_middleware"]["file"] == "middleware.py"
+    assert data["root_middleware"] == {
+        "file": "middleware.py",
+        "matcher": ["/api/:path*"],
+        "runs": True,
+    }
     assert data["middleware"] == ["api/posts/middleware.py"]
     assert data["wrappers"] == ["with_auth"]
     assert data["handler"] == "DELETE"
@@ -125,6 +129,9 @@ def test_explain_a_404_names_the_nearest_routes(
     assert data["status"] == 404
     assert data["nearest"][0]["pattern"].startswith("/api/posts")
     assert data["nearest"][0]["reason"] == "segment 2 is 'post', the pattern wants 'posts'"
+    assert data["root_middleware"]["runs"] is True
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "GET", "/elsewhere", "--json")
+    assert json.loads(out)["root_middleware"]["runs"] is False  # the matcher is /api/:path*
     code, out = run(capsys, "routes", str(blog_dir), "--explain", "GET", "/api/auth/login/extra")
     assert code == 1
     assert "404" in out
