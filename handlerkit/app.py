@@ -503,7 +503,7 @@ class App:
                 return body  # type: ignore[no-any-return]
         app_iter = response(environ, start_response)
         if type(body) is list or response.direct_passthrough:
-            return app_iter  # type: ignore[no-any-return]
+            return app_iter
         return _GuardedStream(app_iter, environ, response)
 
     # -- routing --------------------------------------------------------------
