@@ -225,3 +225,11 @@ def test_resolve_store() -> None:
     assert resolve_store(store) is store
     assert isinstance(resolve_store(None), MemoryStore)
     assert isinstance(resolve_store("redis://127.0.0.1:1/0"), RedisStore)
+
+
+def test_redis_url_options_override_the_default_timeouts() -> None:
+    store = RedisStore("redis://127.0.0.1:1/0?socket_timeout=2&socket_connect_timeout=1.5")
+    kwargs = store.client.connection_pool.connection_kwargs
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (2.0, 1.5)
+    default = RedisStore("redis://127.0.0.1:1/0").client.connection_pool.connection_kwargs
+    assert (default["socket_timeout"], default["socket_connect_timeout"]) == (0.1, 0.1)

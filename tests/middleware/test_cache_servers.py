@@ -41,7 +41,10 @@ def fetch_many(url: str, count: int) -> list[requests.Response]:
 
 
 def test_redis_cache_store_is_shared_by_all_workers(tmp_path: Path, redis_url: str) -> None:
-    with gunicorn(spec(tmp_path, redis_url), workers=4, threads=2) as server:
+    # A generous Redis timeout (URL options override RedisStore's 0.1 s), so a
+    # slow reply on a loaded machine cannot turn a HIT into a MISS.
+    store = redis_url + "?socket_timeout=2&socket_connect_timeout=2"
+    with gunicorn(spec(tmp_path, store), workers=4, threads=2) as server:
         first = requests.get(server.url + "/catalogue", timeout=10)
         rest = fetch_many(server.url + "/catalogue", 40)
     assert first.headers["X-Cache"] == "MISS"

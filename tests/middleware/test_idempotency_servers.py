@@ -65,7 +65,11 @@ def serve(
     state = tmp_path / "state"
     state.mkdir()
     root = write_app(tmp_path / "app", {"orders/route.py": ROUTE})
-    env = {"HK_IDEM_DIR": str(state), "HK_IDEM_STORE": redis_url, "HK_IDEM_LOCK_TTL": str(lock_ttl)}
+    # A generous Redis timeout (URL options override RedisStore's 0.1 s): on a
+    # loaded CI machine a slow reply would otherwise be a 503, which is not
+    # what these tests are about.
+    store = redis_url + "?socket_timeout=2&socket_connect_timeout=2"
+    env = {"HK_IDEM_DIR": str(state), "HK_IDEM_STORE": store, "HK_IDEM_LOCK_TTL": str(lock_ttl)}
     return f"handlerkit:create_app({str(root)!r})", env, state
 
 
