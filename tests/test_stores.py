@@ -30,7 +30,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
         yield MemoryStore()
     else:
         url = request.getfixturevalue("redis_url")
-        yield RedisStore(url, prefix=f"t-{uuid.uuid4().hex}:")
+        yield RedisStore(url, prefix=f"t-{uuid.uuid4().hex}:", socket_timeout=2)
 
 
 def test_both_stores_satisfy_the_protocol(store: Store) -> None:

@@ -26,7 +26,10 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
     else:
-        yield RedisStore(str(request.getfixturevalue("redis_url")))
+        # generous timeouts: these tests are about behaviour, not a slow CI machine
+        yield RedisStore(
+            str(request.getfixturevalue("redis_url")) + "?socket_timeout=2&socket_connect_timeout=2"
+        )
 
 
 def post(

@@ -45,7 +45,8 @@ def call(
 def storage(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
         return "memory://"
-    return str(request.getfixturevalue("redis_url"))
+    # generous timeouts: these tests are about behaviour, not a slow CI machine
+    return str(request.getfixturevalue("redis_url")) + "?socket_timeout=2&socket_connect_timeout=2"
 
 
 # -- direct calls ----------------------------------------------------------------
