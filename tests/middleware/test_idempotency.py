@@ -14,7 +14,7 @@ from werkzeug.test import EnvironBuilder
 from handlerkit import App, NextRequest, NextResponse, RouteContext
 from handlerkit.errors import ApiError
 from handlerkit.middleware.idempotency import default_scope, with_idempotency
-from handlerkit.stores import MemoryStore, RedisStore, Store
+from handlerkit.stores import MemoryStore, RedisStore, Store, StoreError
 from handlerkit.testing import Client
 from tests.support.servers import free_port
 
@@ -480,3 +480,70 @@ def test_json_key_order_and_spacing_are_not_part_of_the_payload() -> None:
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert answer(handler, raw(b'{"qty":2,"item":"book"}')).status_code == 422
     assert len(orders.created) == 1
+
+
+class FailingWrites(MemoryStore):
+    """A store whose writes after the lock fail, as when Redis dies mid-request."""
+
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        raise StoreError()
+
+    def delete(self, key: str) -> None:
+        raise StoreError()
+
+
+def test_store_failing_after_the_handler_still_sends_the_real_answer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    orders = Orders()
+    handler = with_idempotency(store=FailingWrites())(orders)
+    response = answer(handler, post())
+    assert response.status_code == 201
+    assert len(orders.created) == 1
+    assert "answer not recorded" in caplog.text
+
+    crashing = with_idempotency(store=FailingWrites())(lambda: NextResponse(b"", 500))
+    assert answer(crashing, post()).status_code == 500
+    assert "lock expires by itself" in caplog.text
+
+
+def test_malformed_json_is_fingerprinted_raw_and_its_400_replayed() -> None:
+    calls = itertools.count(1)
+
+    def parses(request: NextRequest) -> NextResponse:
+        next(calls)
+        return NextResponse.json(request.json(), status=201)
+
+    handler = with_idempotency(parses)
+
+    def raw(data: bytes) -> NextRequest:
+        return NextRequest(
+            "http://localhost/orders",
+            method="POST",
+            data=data,
+            headers={"Idempotency-Key": KEY, "Content-Type": "application/json"},
+        )
+
+    first = answer(handler, raw(b'{"item": '))
+    assert first.status_code == 400
+    replay = answer(handler, raw(b'{"item": '))
+    assert replay.status_code == 400
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert next(calls) == 2  # the handler ran once
+    assert answer(handler, raw(b'{"item": 1')).status_code == 422
+
+
+def test_a_corrupt_record_is_treated_as_in_flight() -> None:
+    store = MemoryStore()
+    handler = with_idempotency(store=store)(Orders())
+    answer(handler, post())
+    for key in list(store._data):
+        store.set(key, b"garbage")
+    assert answer(handler, post()).status_code == 409
+
+
+def test_a_handler_returning_nothing_releases_the_key() -> None:
+    results: list[Any] = [None, NextResponse.json({"ok": True}, status=201)]
+    handler = with_idempotency(lambda: results.pop(0))
+    assert answer(handler, post()) is None  # the App turns this into its 500
+    assert answer(handler, post()).status_code == 201
