@@ -137,8 +137,9 @@ def make_route(
         raise NoHandlerError(
             f"no handler exported; define one of {', '.join(METHODS)}", [source]
         )
-    for method, func in exports.items():
-        adapt_handler(func, source=source)  # validates: callable, sync, arity
+    # Validates (callable, sync, arity); the App reuses the result instead of
+    # inspecting every signature twice.
+    adapted = {method: adapt_handler(func, source=source) for method, func in exports.items()}
     config = {k: getattr(namespace, k) for k in CONFIG_KEYS if hasattr(namespace, k)}
     return Route(
         pattern=pattern_string(list(segments)),
@@ -148,6 +149,7 @@ def make_route(
         config=_check_config(config, source),
         middleware=middleware,
         allow=_allow(exports),
+        extra={"adapted": adapted},
     )
 
 

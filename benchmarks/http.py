@@ -1,0 +1,294 @@
+"""Over HTTP: each framework served by gunicorn on loopback, driven by ``wrk`` in short bounded runs.
+
+Usage::
+
+    python benchmarks/http.py                    # sync and gthread; exits 1 when a goal is missed
+    python benchmarks/http.py --write            # ... and records the tables
+    python benchmarks/http.py --smoke            # handlerkit and raw, endpoint A, about 1 s of wrk
+
+Needs ``wrk`` (``apt-get install wrk``). Every framework gets its own gunicorn
+(one worker; ``sync``, then ``gthread`` with 4 threads), all started before
+measuring. Rounds interleave frameworks; each (framework, endpoint) run lasts
+``--duration`` seconds and the reported req/s and p50/p99 latencies are
+medians over rounds. Servers are stopped by PID.
+
+This file is ``benchmarks/http.py``; it removes its own folder from
+``sys.path`` first so the standard library's ``http`` is not shadowed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+from benchmarks.apps import FRAMEWORKS, PEERS, endpoints  # noqa: E402
+from benchmarks.common import ROOT, fmt, machine, median, table, verdict, write_results, write_summary  # noqa: E402
+from benchmarks.workload import DESCRIPTIONS, ENDPOINTS, EXPECTED, http_request  # noqa: E402
+
+#: Goals from issue 7 (sync worker): at least this share of raw WSGI's req/s on A, B, C.
+RAW_SHARE = 0.90
+
+
+def free_port() -> int:
+    """Return a loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop *proc* by PID: SIGTERM, then SIGKILL after 10 s."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+@contextlib.contextmanager
+def servers(
+    names: list[str], worker_class: str, log_dir: Path, extra_routes: int | None = None
+) -> Iterator[dict[str, int]]:
+    """Start one gunicorn per framework; yield ``{name: port}``; stop them all by PID."""
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    ports: dict[str, int] = {}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    try:
+        for name in names:
+            port = free_port()
+            command = [
+                sys.executable, "-m", "gunicorn", f"benchmarks.apps:create({name!r}, {extra_routes!r})",
+                "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", worker_class,
+                "--threads", "4" if worker_class == "gthread" else "1",
+                "--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning",
+            ]
+            log = open(log_dir / f"{name}-{worker_class}.log", "wb")  # noqa: SIM115 - closed with the process
+            procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            ports[name] = port
+        for name, port in ports.items():
+            wait_ready(name, port, procs[name], log_dir / f"{name}-{worker_class}.log")
+        yield ports
+    finally:
+        for proc in procs.values():
+            stop(proc)
+
+
+def wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    """Block until the server answers A, or fail with its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{name}: gunicorn exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=2) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.2)
+    raise SystemExit(f"{name}: not ready within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def check(name: str, port: int, endpoint: str) -> None:
+    """Fail unless the server answers *endpoint* with the expected status and JSON."""
+    method, target, headers, body = http_request(endpoint)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{target}", data=body or None, method=method, headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            status, data = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        status, data = exc.code, exc.read()
+    if (status, data) != EXPECTED[endpoint]:
+        raise SystemExit(f"{name} {endpoint} over HTTP: {status} {data!r}, expected {EXPECTED[endpoint]}")
+
+
+def lua_script(endpoint: str, directory: Path) -> Path:
+    """Write the wrk script that sends *endpoint*'s request."""
+    method, target, headers, body = http_request(endpoint)
+    lines = [f"wrk.method = {json.dumps(method)}", f"wrk.path = {json.dumps(target)}"]
+    for key, value in headers.items():
+        lines.append(f"wrk.headers[{json.dumps(key)}] = {json.dumps(value)}")
+    if body:
+        lines.append(f"wrk.body = {json.dumps(body.decode())}")
+    path = directory / f"{endpoint}.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if match is None:
+        raise ValueError(text)
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(port: int, script: Path, duration: float, connections: int) -> dict[str, float]:
+    """Run wrk once; return req/s, p50 and p99 in ms, and the count of errors."""
+    command = [
+        "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", "--timeout", "5s",
+        "-s", str(script), f"http://127.0.0.1:{port}",
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 30, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
+    errors = 0.0
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if non2xx:
+        errors += float(non2xx.group(1))
+    return {"rps": rps, "p50": p50, "p99": p99, "errors": errors}
+
+
+def measure(
+    names: list[str],
+    eps: list[str],
+    worker_class: str,
+    rounds: int,
+    duration: float,
+    workdir: Path,
+    extra_routes: int | None = None,
+) -> dict[tuple[str, str], dict[str, float]]:
+    """Serve, check and drive every (framework, endpoint) pair; return medians per pair."""
+    served = {name: [e for e in eps if e in endpoints(name)] for name in names}
+    scripts = {e: lua_script(e, workdir) for e in eps}
+    connections = 8 if worker_class == "gthread" else 2
+    samples: dict[tuple[str, str], list[dict[str, float]]] = {}
+    with servers(names, worker_class, workdir, extra_routes) as ports:
+        for name in names:
+            for endpoint in served[name]:
+                check(name, ports[name], endpoint)
+                run_wrk(ports[name], scripts[endpoint], 1, connections)  # warm-up
+        pairs = [(name, e) for name in names for e in served[name]]
+        shuffle = random.Random(5).shuffle
+        for _ in range(rounds):
+            order = list(pairs)
+            shuffle(order)
+            for name, endpoint in order:
+                result = run_wrk(ports[name], scripts[endpoint], duration, connections)
+                samples.setdefault((name, endpoint), []).append(result)
+    return {
+        pair: {key: median([r[key] for r in runs]) for key in ("rps", "p50", "p99", "errors")}
+        for pair, runs in samples.items()
+    }
+
+
+def report(worker_class: str, results: dict[tuple[str, str], dict[str, float]], names: list[str]) -> tuple[str, list[list[str]], list[str]]:
+    """Return the Markdown tables, goal rows and missed goals for one worker class."""
+    eps = [e for e in ENDPOINTS if any((n, e) in results for n in names)]
+    rows = []
+    for e in eps:
+        for n in names:
+            if (n, e) not in results:
+                continue
+            r = results[n, e]
+            raw = results.get(("raw", e))
+            hk = results.get(("handlerkit", e))
+            rows.append([
+                f"{e}: {DESCRIPTIONS[e]}" if n == names[0] else e, n, fmt(r["rps"], 0), fmt(r["p50"], 2), fmt(r["p99"], 2),
+                fmt(r["rps"] / raw["rps"], 2) + "×" if raw else "-",
+                fmt(hk["rps"] / r["rps"], 2) + "×" if hk else "-",
+                fmt(r["errors"], 0),
+            ])
+    goal_rows: list[list[str]] = []
+    missed: list[str] = []
+    if worker_class == "sync":
+        for e in ("A", "B", "C"):
+            hk, raw = results.get(("handlerkit", e)), results.get(("raw", e))
+            if not hk or not raw:
+                continue
+            share = hk["rps"] / raw["rps"]
+            ok = share >= RAW_SHARE
+            goal_rows.append([f"sync {e}: ≥ {RAW_SHARE:.2f}× raw WSGI", f"{fmt(hk['rps'], 0)} / {fmt(raw['rps'], 0)} req/s = {fmt(share, 2)}×", verdict(ok)])
+            if not ok:
+                missed.append(f"sync {e}: {share:.2f}× raw")
+            for peer in ("falcon", "bottle"):
+                other = results.get((peer, e))
+                if other:
+                    ok = hk["rps"] > other["rps"]
+                    goal_rows.append([f"sync {e}: ahead of {peer}", f"{fmt(hk['rps'], 0)} vs {fmt(other['rps'], 0)} req/s ({fmt(hk['rps'] / other['rps'], 2)}×)", verdict(ok)])
+                    if not ok:
+                        missed.append(f"sync {e}: behind {peer}")
+    text = (
+        f"### gunicorn `{worker_class}`, 1 worker\n\n"
+        + table(["endpoint", "framework", "req/s", "p50 ms", "p99 ms", "÷ raw", "hk ÷ this", "non-2xx"], rows)
+        + "\n"
+    )
+    return text, goal_rows, missed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk run")
+    parser.add_argument("--workers", default="sync,gthread", help="worker classes to run")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    parser.add_argument("--endpoints", default="A,B,C,D,E")
+    parser.add_argument("--smoke", action="store_true", help="handlerkit and raw, A, sync, 1 s")
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("http.py needs wrk: apt-get install wrk", file=sys.stderr)
+        return 2
+    if args.smoke:
+        names, eps, workers, rounds, duration = ["handlerkit", "raw"], ["A"], ["sync"], 1, 1.0
+    else:
+        names = [n for n in args.frameworks.split(",") if n]
+        eps = [e for e in args.endpoints.split(",") if e]
+        workers = [w for w in args.workers.split(",") if w]
+        rounds, duration = args.rounds, args.duration
+    sections, goal_rows, missed = [], [], []
+    with tempfile.TemporaryDirectory(prefix="handlerkit-http-") as tmp:
+        for worker_class in workers:
+            results = measure(
+                names, eps, worker_class, rounds, duration, Path(tmp), 20 if args.smoke else None
+            )
+            text, goals, miss = report(worker_class, results, names)
+            sections.append(text)
+            goal_rows += goals
+            missed += miss
+    goals_table = table(["goal", "figures", "result"], goal_rows) if goal_rows else "(no goals in this mode)"
+    text = (
+        f"## Over HTTP (`python benchmarks/http.py`)\n\n{machine()}; wrk 1 thread, "
+        f"{rounds} rounds × {duration:g} s per pair, medians; sync: 2 connections, gthread: 8.\n"
+        "÷ raw: this framework's req/s over raw WSGI's; hk ÷ this: handlerkit's req/s over this one's.\n\n"
+        + "\n".join(sections) + "\n### Goals\n\n" + goals_table + "\n"
+    )
+    print(text)
+    if args.write and not args.smoke:
+        path = write_results("http", text)
+        write_summary("http", "**Over HTTP** (gunicorn sync, 1 worker, wrk)\n\n" + goals_table)
+        print(f"written to {path}")
+    if missed and not args.smoke:
+        print("GOALS MISSED: " + "; ".join(missed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

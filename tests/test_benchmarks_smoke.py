@@ -1,0 +1,88 @@
+"""The benchmark scripts in benchmarks/ run end to end in --smoke mode and print their tables.
+
+Smoke mode serves a few hundred requests (no goals are judged), so these tests
+only prove the scripts still work: apps answer correctly, harnesses run, and
+tables come out. The goal logic itself is checked on fixed figures.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_script(name: str, *args: str, timeout: float = 110) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / name), "--smoke", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, f"{name} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def test_inprocess_smoke_prints_times_ratios_and_goals() -> None:
+    out = run_script("inprocess.py")
+    assert "| endpoint | handlerkit | raw | werkzeug | flask | falcon | bottle |" in out
+    for endpoint in ("| A: GET /hello |", "| B: GET /users/42", "| C: GET /q?page=2"):
+        assert endpoint in out
+    assert "werkzeug ÷ hk" in out and "hk ÷ raw" in out
+    assert "### Goals" in out and "fastest peer" in out
+
+
+def test_routing_scale_smoke_measures_tree_and_router() -> None:
+    out = run_script("routing_scale.py")
+    assert "| app | +0 routes | +100 routes | added |" in out
+    assert "| tree |" in out and "| router |" in out
+
+
+def test_startup_smoke_starts_every_framework_in_a_fresh_process() -> None:
+    out = run_script("startup.py")
+    for name in ("handlerkit", "flask", "werkzeug", "falcon", "bottle"):
+        assert f"| {name} |" in out
+    assert "construct s (median)" in out
+
+
+def test_memory_smoke_reads_rss_twice() -> None:
+    out = run_script("memory.py")
+    assert "MiB →" in out and "RSS after 1,000 requests" in out
+
+
+@pytest.mark.slow
+def test_http_smoke_drives_gunicorn_with_wrk_without_shadowing_stdlib_http() -> None:
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (apt-get install wrk)")
+    out = run_script("http.py", timeout=100)
+    assert "### gunicorn `sync`, 1 worker" in out
+    assert "| handlerkit |" in out and "| raw |" in out
+    assert "req/s" in out
+
+
+def test_inprocess_goals_are_judged_from_the_ratios() -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.inprocess import report
+    finally:
+        sys.path.remove(str(ROOT))
+    names = ["handlerkit", "raw", "flask", "falcon"]
+    results = {
+        ("handlerkit", "A"): 6.0, ("raw", "A"): 3.0, ("flask", "A"): 60.0, ("falcon", "A"): 12.0,
+        ("handlerkit", "B"): 10.0, ("raw", "B"): 3.0, ("flask", "B"): 60.0, ("falcon", "B"): 12.0,
+        ("handlerkit", "E"): 40.0, ("flask", "E"): 100.0,
+    }
+    text, goals, missed = report(results, names)
+    assert "falcon 12.0 µs / handlerkit 6.0 µs = 2.00×" in goals
+    assert missed == [
+        "B: 1.20× falcon, goal 1.5×",
+        "E: 2.50× Flask, goal 3.0×",
+        "E overhead 5.67× A, goal ≤ 5×",
+    ]
+    assert "2.00×" in text
