@@ -48,6 +48,8 @@ _METHOD_SET = frozenset(METHODS)
 # Standard methods no route can export: a known method, so 405 + Allow, not 501.
 _KNOWN_METHODS = _METHOD_SET | {"TRACE", "CONNECT", "QUERY"}
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# A "." or ".." between separators inside one decoded param ("a%2F..%2Fb", "..\\x").
+_DOT_PART = re.compile(r"(?:^|[/\\])\.\.?(?:$|[/\\])")
 _LOCATION_SAFE = "/%:@!$&'()*+,;=-._~"
 _STATIC_500 = b'{"error":"internal_error","message":"An internal error occurred."}'
 
@@ -545,7 +547,12 @@ class App:
         if params:
             for value in params.values():
                 for item in value if isinstance(value, list) else (value,):
-                    if item in (".", "..") or "\x00" in item or len(item) > MAX_PARAM_LENGTH:
+                    if (
+                        item in (".", "..")
+                        or "\x00" in item
+                        or len(item) > MAX_PARAM_LENGTH
+                        or (("/" in item or "\\" in item) and _DOT_PART.search(item) is not None)
+                    ):
                         return error_response(400, "invalid_param", "A URL segment is not allowed.")
         return route, params
 

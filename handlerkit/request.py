@@ -145,6 +145,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (_INF, -_INF):  # 1e400 overflows to inf, which JSON cannot carry back out
+        raise ValueError("number out of range")
+    return value
+
+
+_INF = float("inf")
+
+
 class SearchParams:
     """The query string as ordered name/value pairs, like the URLSearchParams API.
 
@@ -809,7 +819,8 @@ class NextRequest(Request):
     def json(self) -> Any:  # type: ignore[override]
         """Parse the body as JSON and return the value (cached; the same object each call).
 
-        Duplicate keys keep the last value. ``NaN`` and ``Infinity`` are refused.
+        Duplicate keys keep the last value. ``NaN``, ``Infinity`` and numbers
+        that overflow to infinity (``1e400``) are refused.
 
         Raises:
             ApiError: 400 ``invalid_json`` for an empty body, invalid UTF-8,
@@ -833,7 +844,7 @@ class NextRequest(Request):
         if text.count("[") + text.count("{") > limit and _json_depth_exceeds(text, limit):
             raise _invalid_json("The JSON body is nested too deeply.")
         try:
-            value = _json.loads(text, parse_constant=_reject_constant)
+            value = _json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
         except (ValueError, RecursionError) as exc:
             raise _invalid_json() from exc
         self.__dict__["_hk_json"] = value

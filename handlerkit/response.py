@@ -92,15 +92,19 @@ def json_dumps(data: Any) -> bytes:
     ``Decimal`` strings, enums their value, dataclasses dicts, and sets lists.
     """
     if _c_encode is not None:
-        if type(data) is str:
+        if type(data) is str and data.isascii():
             return _c_encode_basestring(data).encode("utf-8")  # type: ignore[no-any-return]
         try:
             return "".join(_c_encode(data, 0)).encode("utf-8")
-        except RecursionError:
+        except (RecursionError, UnicodeEncodeError):
             pass
-    return _json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode(
-        "utf-8"
-    )
+    try:
+        return _json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode(
+            "utf-8"
+        )
+    except UnicodeEncodeError:
+        # A lone surrogate (client JSON may carry "\ud800") has no UTF-8 form: send it escaped.
+        return _json.dumps(data, separators=(",", ":"), default=_json_default).encode("ascii")
 
 
 class _ClassOrInstance:
