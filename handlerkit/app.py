@@ -193,7 +193,7 @@ class App:
                 return _not_found()
         if path != "/":
             if path[-1] == "/":
-                if not self.trailing_slash:
+                if not self.trailing_slash and not _encoded_trailing_slash(environ):
                     return self._redirect_slash(environ, add=False)
             elif self.trailing_slash:
                 return self._redirect_slash(environ, add=True)
@@ -702,6 +702,12 @@ def _add_headers(response: Response, headers: list[tuple[str, str]]) -> Response
     for key, value in headers:
         response.headers.add(key, value)
     return response
+
+
+def _encoded_trailing_slash(environ: dict[str, Any]) -> bool:
+    """Return whether the path's final ``/`` was sent as ``%2F`` (part of a segment, not a slash)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    return bool(raw) and not raw.partition("?")[0].endswith("/")
 
 
 def _decode_wsgi(path: str) -> str:

@@ -753,6 +753,18 @@ def test_backslash_and_trailing_slash_true_never_redirect_off_site(make_app: Mak
     assert reversed_.headers["Location"] == "/evil.com/"
 
 
+def test_an_encoded_trailing_slash_is_part_of_the_segment_not_a_redirect(make_app: MakeApp) -> None:
+    files = {**SLASH, "p/[id]/route.py": "def GET(request, context):\n    return context.params\n"}
+    app = make_app(files)
+    # "/x%2F" is the one segment "x/": redirecting to itself would loop forever.
+    looped = call(app, "/x/", raw="/x%2F")
+    assert looped.status_code == 404
+    assert "Location" not in looped.headers
+    param = call(app, "/p/a/", raw="/p/a%2F")
+    assert param.status_code == 200 and param.json() == {"id": "a/"}
+    assert call(app, "/x/", raw="/x/").status_code == 308  # a real slash still redirects
+
+
 def test_redirect_location_does_not_echo_header_injection(make_app: MakeApp) -> None:
     answer = call(make_app(SLASH), "/x/", query="a=1\r\nSet-Cookie: x=1")
     assert answer.status_code == 308
