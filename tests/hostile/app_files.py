@@ -146,9 +146,11 @@ FILES: dict[str, str] = {
         CREATED = []
         GATE = threading.Event()
         GATE.set()
+        ENTERED = threading.Event()
 
         @with_idempotency
         def POST(request):
+            ENTERED.set()
             GATE.wait(10)
             CREATED.append(request.json())
             return NextResponse.json({"order": len(CREATED)}, status=201, headers={"X-Order": str(len(CREATED))})
