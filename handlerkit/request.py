@@ -784,6 +784,8 @@ class NextRequest(Request):
             raise _too_large() from exc
         except ClientDisconnected as exc:
             raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
+        except Exception as exc:  # noqa: BLE001 - only the server's body-read errors become 400
+            raise _unreadable(exc) from exc
         if self._overflows(len(data)):
             self.__dict__.pop("_cached_data", None)  # never hand out the truncated bytes
             self.__dict__["_hk_too_large"] = True
@@ -807,6 +809,8 @@ class NextRequest(Request):
             return bool(self.environ["wsgi.input"].read(1))
         except (OSError, ValueError):
             return False
+        except Exception as exc:  # noqa: BLE001 - a malformed chunked body (gunicorn's parse errors)
+            raise _unreadable(exc) from exc
 
     def text(self) -> str:
         """Return the body decoded with its declared charset (UTF-8 by default), invalid bytes replaced."""
@@ -882,6 +886,8 @@ class NextRequest(Request):
             raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
         except (ValueError, HTTPException) as exc:
             raise ApiError(400, "invalid_form", "The form body is malformed.") from exc
+        except Exception as exc:  # noqa: BLE001 - only the server's body-read errors become 400
+            raise _unreadable(exc) from exc
         self.__dict__["_hk_form"] = form
         return form
 
@@ -920,10 +926,26 @@ class NextRequest(Request):
             raise _too_large() from exc
         except ClientDisconnected as exc:
             raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
+        except ApiError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - only the server's body-read errors become 400
+            raise _unreadable(exc) from exc
 
 
 def _too_large() -> ApiError:
     return ApiError(413, "payload_too_large", "The request body is too large.")
+
+
+def _unreadable(exc: Exception) -> ApiError:
+    """Map the server failing to read a malformed or cut-off body to a 400, else re-raise.
+
+    gunicorn raises its own parse errors (``InvalidChunkSize``,
+    ``ChunkMissingTerminator`` ...) and ``NoMoreData`` (an ``OSError``) from
+    ``wsgi.input`` for a broken chunked body; they are the client's fault.
+    """
+    if isinstance(exc, OSError) or type(exc).__module__.startswith("gunicorn.http"):
+        return ApiError(400, "invalid_body", "The request body could not be read.")
+    raise exc
 
 
 def _build_environ(

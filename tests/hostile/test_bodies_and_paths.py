@@ -369,3 +369,36 @@ def test_D7_long_catch_alls_and_long_segments(app: App) -> None:
     assert call(app, "GET", "/users/" + "x" * 1024)[0] == 200
     status, _, body = get_raw(app, "/files/a/" + "%41" * 2000)
     assert status == 400 and json.loads(body)["error"] == "invalid_param"
+
+
+class BrokenChunks(io.RawIOBase):
+    """A wsgi.input failing the way gunicorn's does on a malformed chunked body."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: object) -> int:
+        raise self.exc
+
+
+def test_B3_a_malformed_chunked_body_is_400_not_500(make_app) -> None:  # type: ignore[no-untyped-def]
+    from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
+
+    app = make_app({
+        "json/route.py": "def POST(request): return {'v': request.json()}\n",
+        "form/route.py": "def POST(request): return {'n': len(request.form_data())}\n",
+        "stream/route.py": "def POST(request): return {'n': sum(len(c) for c in request.body)}\n",
+    })
+    for exc in (InvalidChunkSize(b"zz"), ChunkMissingTerminator(b"x"), NoMoreData(b"")):
+        for path, ctype in (("/json", "application/json"), ("/form", "multipart/form-data; boundary=x"),
+                            ("/stream", "application/octet-stream")):
+            status, _, body = call(app, "POST", path, CONTENT_TYPE=ctype,
+                                   **{"wsgi.input": BrokenChunks(exc), "wsgi.input_terminated": True})
+            assert status == 400 and json.loads(body)["error"] in ("invalid_body", "incomplete_body"), (path, exc, body)
+    # Anything else a stream raises is a server fault, not the client's: the generic 500.
+    status, _, body = call(app, "POST", "/json", CONTENT_TYPE="application/json",
+                           **{"wsgi.input": BrokenChunks(RuntimeError("disk")), "wsgi.input_terminated": True})
+    assert status == 500 and json.loads(body)["error"] == "internal_error"
