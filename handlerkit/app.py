@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import get_host
@@ -120,8 +121,12 @@ class App:
             # revalidate/dynamic segment config: the cache sits innermost, inside `wrap`.
             segment = segment_cache(route.config, self.cache_store)
             route.extra["max_body_size"] = route.config.get("max_body_size", max_body_size)
+            # PERF: make_route already adapted (and so inspected) every handler;
+            # inspecting them again cost about 5 % of a 1000-route startup
+            # (benchmarks/results/2026-11-21.md, startup).
+            adapted = route.extra.pop("adapted", None) or {}
             for method, func in route.exports.items():
-                handler = adapt_handler(func, source=route.source)
+                handler = adapted.get(method) or adapt_handler(func, source=route.source)
                 if segment is not None and method in ("GET", "HEAD"):
                     handler = segment(handler)
                 route.handlers[method] = wrap(handler) if wrap is not None else handler
@@ -499,7 +504,13 @@ class App:
         if type(body) is list and isinstance(response, NextResponse) and not response.direct_passthrough:
             status = response._status_code
             if status >= 200 and status != 204 and status != 304:
-                start_response(response._status, response.headers.to_wsgi_list())
+                headers = response.headers
+                # PERF: to_wsgi_list() is list(iter(headers)) through two Python
+                # frames; a plain Headers' own list of pairs is the same (endpoint A).
+                start_response(
+                    response._status,
+                    list(headers._list) if type(headers) is Headers else headers.to_wsgi_list(),  # noqa: SLF001
+                )
                 if environ.get("REQUEST_METHOD") == "HEAD":
                     return []
                 return body  # type: ignore[no-any-return]
@@ -590,31 +601,6 @@ class App:
         response = NextResponse(None, 308)
         response.headers["Location"] = target
         return response
-
-
-#: Most internal rewrites one request may go through (a guard against loops).
-MAX_REWRITES = 5
-
-_HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-# What a NextRequest caches about its body: carried over when middleware
-# replaces the request (header overrides, rewrites), so a body read by
-# middleware is still there for the handler.
-_BODY_STATE = ("stream", "_cached_data", "_hk_json", "_hk_form", "_hk_streamed", "form", "files", "_hk_temp_files")
-
-
-def _derive_request(old: NextRequest, environ: dict[str, Any]) -> NextRequest:
-    new = NextRequest.from_environ(environ, old.secret_key, old.max_content_length, old.base_path)
-    for key in _BODY_STATE:
-        if key in old.__dict__:
-            new.__dict__[key] = old.__dict__[key]
-    return new
-
-
-def _add_headers(response: Response, headers: list[tuple[str, str]]) -> Response:
-    for key, value in headers:
-        response.headers.add(key, value)
-    return response
 
 
 class _GuardedStream:

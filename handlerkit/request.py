@@ -54,6 +54,7 @@ DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 COOKIE_SALT = "handlerkit.cookie"
 
 _CHUNK = 64 * 1024
+_new_object = object.__new__
 
 if TYPE_CHECKING:
     from functools import cached_property
@@ -263,7 +264,9 @@ class NextURL:
         query = request.environ.get("QUERY_STRING", "")
         if not query.isascii():
             query = query.encode("latin1").decode("utf-8", "replace")
-        return SearchParams(query)
+        params = _new_object(SearchParams)  # SearchParams(query) without the __init__ frame
+        params._pairs = parse_query(query)
+        return params
 
     @property
     def searchParams(self) -> SearchParams:  # noqa: N802 - Next.js alias
@@ -355,28 +358,28 @@ class RequestCookies:
             # WSGI passes headers as latin-1 text: back to the bytes, read as UTF-8
             # with invalid bytes replaced (Werkzeug's own decoding would raise).
             header = header.encode("latin-1", "replace").decode("utf-8", "replace")
-        pairs: list[tuple[str, str]]
+        cookies: list[RequestCookie] = []
         if '"' in header or "\\" in header or "\n" in header:
             # Quoted values and line breaks: Werkzeug's parser, into a list (cls
             # is called with the list of pairs).
-            pairs = _parse_cookie(header, cls=list)  # type: ignore[arg-type, assignment]
+            pairs: list[tuple[str, str]] = _parse_cookie(header, cls=list)  # type: ignore[arg-type, assignment]
+            cookies = [RequestCookie(name, value) for name, value in pairs]
         else:
             # PERF: a plain header is split directly, with the same result as
             # Werkzeug's regex parser; together with skipping its MultiDict this
             # halved endpoint C's cookie cost (benchmarks/results/2026-11-21.md).
-            pairs = []
             for field in header.split(";"):
                 name, _, value = field.partition("=")
                 name = name.strip()
                 if name:
-                    pairs.append((name, value.strip()))
-        if len({name for name, _ in pairs}) != len(pairs):
+                    cookies.append(RequestCookie(name, value.strip()))
+        if len(cookies) > 1 and len({cookie.name for cookie in cookies}) != len(cookies):
             # Repeated names are grouped under their first position, as a MultiDict lists them.
-            grouped: dict[str, list[tuple[str, str]]] = {}
-            for pair in pairs:
-                grouped.setdefault(pair[0], []).append(pair)
-            pairs = [pair for group in grouped.values() for pair in group]
-        self._cookies = [RequestCookie(name, value) for name, value in pairs]
+            grouped: dict[str, list[RequestCookie]] = {}
+            for cookie in cookies:
+                grouped.setdefault(cookie.name, []).append(cookie)
+            cookies = [cookie for group in grouped.values() for cookie in group]
+        self._cookies = cookies
         self._secret_key = secret_key
 
     def get(self, name: str) -> RequestCookie | None:
@@ -707,7 +710,11 @@ class NextRequest(Request):
     @cached_property
     def next_url(self) -> NextURL:
         """The parsed URL (``pathname``, ``search_params``, ``origin``, ``href`` ...)."""
-        return NextURL(self)
+        # PERF: NextURL.__init__ only stores the request; skipping its frame
+        # is measurable on endpoint C (benchmarks/results/2026-11-21.md).
+        url = _new_object(NextURL)
+        url._request = self
+        return url
 
     @property
     def nextUrl(self) -> NextURL:  # noqa: N802 - Next.js alias
