@@ -174,10 +174,70 @@ def segments(data: bytes) -> None:
                 assert item not in (".", "..") and "\x00" not in item
 
 
+def _protected(request: Any, context: Any) -> dict[str, Any]:
+    return {"user": context.state.user}
+
+
+@cache
+def _auth_handlers() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    from handlerkit import with_auth
+
+    return (
+        with_auth(_protected, secret_key=["fuzz-old", "fuzz-key"], max_age=3600),
+        with_auth(_protected, secret_key="fuzz-key", cookie="session", roles=["admin"]),
+    )
+
+
+def authorization(data: bytes) -> None:
+    """with_auth's Authorization header / token-cookie parsing and token verification.
+
+    Invariant: a user dict (only for a token we issued) or an ApiError 401/403.
+    """
+    from handlerkit.tokens import issue_token
+
+    c = Consumer(data)
+    mode = c.byte() % 4
+    raw = c.rest().decode("latin-1")
+    if mode == 1:  # a real token with fuzzed surroundings or a fuzzed tail
+        token = issue_token({"sub": "fuzz", "roles": ["admin"]}, secret_key="fuzz-key")
+        raw = f"Bearer {token}{raw}" if len(raw) % 2 else f"{raw[:8]} {token}"
+    by_header, by_cookie = _auth_handlers()
+    environ = dict(NextRequest("http://localhost/x").environ)
+    environ["HTTP_AUTHORIZATION" if mode != 2 else "HTTP_COOKIE"] = raw if mode != 2 else f"session={raw}"
+    request = NextRequest(environ)
+    for handler in (by_header, by_cookie):
+        try:
+            result = handler(request)
+        except ApiError as exc:
+            assert exc.status in (400, 401, 403), exc.status
+            assert exc.status == 401 and exc.headers or exc.status != 401, exc.headers
+        else:
+            assert result["user"]["sub"] == "fuzz", result
+
+
+def stripe_header(data: bytes) -> None:
+    """handlerkit.webhooks.verify_stripe header parsing: a timestamp or SignatureError 400/401."""
+    from handlerkit.webhooks import SignatureError, sign_stripe, verify_stripe
+
+    c = Consumer(data)
+    payload = c.take(256)
+    header = c.rest().decode("latin-1")
+    if c.byte() % 3 == 0 or (payload and payload[0] % 3 == 0):
+        header = sign_stripe(payload, "whsec_fuzz", 1_700_000_000) + header
+    try:
+        stamp = verify_stripe(payload, header, ["whsec_old", "whsec_fuzz"], tolerance=300, now=1_700_000_000)
+    except SignatureError as exc:
+        assert exc.status in (400, 401), exc.status
+    else:
+        assert stamp == 1_700_000_000  # only our own signature verifies
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "wsgi": wsgi,
     "json_body": json_body,
     "multipart": multipart,
     "cookies": cookies,
     "segments": segments,
+    "authorization": authorization,
+    "stripe_header": stripe_header,
 }
