@@ -145,7 +145,6 @@ def test_a_form_without_a_file_part_gets_400(client: Client) -> None:
     "name",
     [
         "nope.png",
-        "..%2F..%2Fetc%2Fpasswd",
         "AAAAAAAAAAAAAAAAAAAAAA.exe",
         "AAAAAAAAAAAAAAAAAAAAAA.png",
     ],
@@ -154,6 +153,13 @@ def test_unknown_or_foreign_image_names_get_404(client: Client, name: str) -> No
     response = client.get(f"/api/images/{name}")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_a_traversal_name_is_refused_before_the_handler(client: Client) -> None:
+    # A param holding ".." behind an encoded "/" is a 400 from the App (BAD_INPUTS D2).
+    response = client.get("/api/images/..%2F..%2Fetc%2Fpasswd")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_param"
 
 
 def test_the_page_offers_an_upload_form(client: Client) -> None:
