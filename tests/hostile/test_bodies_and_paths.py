@@ -300,7 +300,7 @@ def test_D1_dot_segments_in_params_are_400(app: App, path: str) -> None:
 
 @pytest.mark.parametrize("raw", ["/files/%2e%2e/x", "/files/%2E%2e/%2e%2e/etc/passwd", "/files/.%2e/x", "/files/%2e",
                                  "/files/a%2F..%2F..%2Fetc", "/files/..%5C..%5Cetc", "/files/a%2F.%2Fb",
-                                 "/users/..%2Fadmin", "/users/%2e%2e"])
+                                 "/users/..%2Fadmin", "/users/%2e%2e", "/users/a%00b", "/files/a/%00"])
 def test_D2_encoded_dot_segments_are_400(app: App, raw: str) -> None:
     status, _, body = get_raw(app, raw)
     assert status == 400 and json.loads(body)["error"] == "invalid_param", (raw, status, body)

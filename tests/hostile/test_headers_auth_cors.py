@@ -107,10 +107,29 @@ def test_E5_forged_hosts_are_400_and_never_build_urls(client: Client, app: App) 
     assert response.status_code == 308 and "evil" not in response.headers["Location"]
 
 
+@pytest.mark.parametrize("raw", ["//evil.example/", "/\\evil.example/", "/%2F%2Fevil.example/", "///evil.example//"])
+def test_E2_trailing_slash_redirects_are_never_protocol_relative(make_app, raw: str) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import unquote
+
+    app = make_app({"[...p]/route.py": "def GET(): return {}\n"})
+    status, headers, _ = call(app, "GET", unquote(raw), raw_uri=raw)
+    assert status == 308
+    location = headers["Location"]
+    assert location.startswith("/") and not location.startswith("//") and "\\" not in location
+
+
+@pytest.mark.parametrize("target", ["javascript:alert(1)", "data:text/html,x", "/x\r\nSet-Cookie: a=1", "vbscript:x"])
+def test_E2_redirect_refuses_control_characters_and_foreign_schemes(target: str) -> None:
+    with pytest.raises(ValueError):
+        NextResponse.redirect(target)
+
+
 def test_E6_logs_escape_crlf_and_ansi(client: Client, caplog: pytest.LogCaptureFixture) -> None:
     forged = '\r\n{"method":"GET","path":"/admin","status":200}\x1b[2J\u202e'
     with caplog.at_level(logging.DEBUG):
-        response = client.get("/logged", query_string={"q": forged}, headers={"User-Agent": "ua" + forged.strip()},
+        response = client.get("/logged", query_string={"q": forged, "token": "tok-secret-1", "access_token": "tok-2"},
+                              headers={"User-Agent": "ua" + forged.strip(), "Authorization": "Bearer auth-secret-3",
+                                       "Cookie": "session=cookie-secret-4"},
                               environ_overrides={"HTTP_X_REQUEST_ID": "id\r\nforged", "HTTP_USER_AGENT": "ua" + forged})
         check(response, 200)
         status, _, _ = call(client.application, "GET", "/logged%0d%0aforged\x1b[31m")  # type: ignore[arg-type]
@@ -121,6 +140,8 @@ def test_E6_logs_escape_crlf_and_ansi(client: Client, caplog: pytest.LogCaptureF
         entry = json.loads(line)
         assert entry["path"] == "/logged" and entry["user_agent"].startswith("ua")
         assert "forged" not in entry["request_id"]
+        for secret in ("tok-secret-1", "tok-2", "auth-secret-3", "cookie-secret-4"):
+            assert secret not in line  # never logged
     assert response.headers["X-Request-ID"] != "id\r\nforged"
 
 
