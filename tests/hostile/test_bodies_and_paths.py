@@ -51,6 +51,11 @@ def test_A1_neighbours_that_are_valid_json_are_accepted(client: Client) -> None:
     # A UTF-8 byte-order mark is tolerated (RFC 8259 lets parsers ignore it).
     assert check(post_json(client, "/json", b'\xef\xbb\xbf{"a":1}'), 200)["data"] == {"a": 1}
     assert check(post_json(client, "/json", b'"\\u0000"'), 200)["data"] == "\x00"
+    # Brackets behind escaped quotes are still inside the string, whatever their number.
+    tricky = '{"s": "\\"' + "[" * 300 + '\\\\", "t": ' + "[" * 20 + "]" * 20 + "}"
+    assert check(post_json(client, "/json", tricky), 200)["data"]["t"] == json.loads("[" * 20 + "]" * 20)
+    deep_after_string = '{"s": "\\\\", "t": ' + "[" * 200 + "]" * 200 + "}"
+    check(post_json(client, "/json", deep_after_string), 400, "invalid_json")
 
 
 @pytest.mark.parametrize("ctype", ["text/plain", None, "application/x-www-form-urlencoded", "application/jsonx",

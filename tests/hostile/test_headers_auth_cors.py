@@ -359,3 +359,11 @@ def test_J4_options_outside_cors_is_204_with_allow(client: Client) -> None:
     assert {m.strip() for m in response.headers["Allow"].split(",")} == {"GET", "HEAD", "POST", "OPTIONS"}
     assert response.get_data() == b""
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize(("query", "value"), [("q=\xc3\xa9t\xc3\xa9", "été"), ("q=\xff\xfe", "\ufffd\ufffd"),
+                                              ("q=%C3%A9", "é"), ("q=%ff", "\ufffd")])
+def test_E3_non_utf8_query_strings_decode_leniently(make_app, query: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    app = make_app({"q/route.py": "def GET(request): return {'q': request.next_url.search_params.get('q')}\n"})
+    status, _, body = call(app, "GET", "/q", QUERY_STRING=query)
+    assert status == 200 and json.loads(body) == {"q": value}
