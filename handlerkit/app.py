@@ -212,6 +212,21 @@ class App:
         route, params = resolved
         if route.middleware:
             return self._respond_with_middleware(environ, method, path, resolved)
+        return self._call_route(route, params, method, environ)
+
+    def _call_route(
+        self,
+        route: Route,
+        params: dict[str, Any],
+        method: str,
+        environ: dict[str, Any],
+        request: NextRequest | None = None,
+        context: RouteContext | None = None,
+    ) -> Response:
+        """Pick the method's handler (HEAD runs GET; automatic OPTIONS; 405), check the body limit, call it.
+
+        *request* and *context* are passed when middleware already built them.
+        """
         handler = route.handlers.get(method)
         if handler is None:
             if method == "HEAD":
@@ -234,8 +249,11 @@ class App:
                 return error_response(400, "bad_request", "The Content-Length header is invalid.")
             if too_large:
                 return error_response(413, "payload_too_large", "The request body is too large.")
-        request = NextRequest.from_environ(environ, self.secret_key, limit, base)
-        context = RouteContext(params, route=route.pattern)
+        if request is None or context is None:
+            request = NextRequest.from_environ(environ, self.secret_key, limit, self.base_path)
+            context = RouteContext(params, route=route.pattern)
+        else:
+            request.max_content_length = limit
         response = self.call_handler(handler, request, context, route, method)
         if "_hk_temp_files" in request.__dict__:
             # Uploads spooled to temporary files are closed (and so removed)
@@ -383,39 +401,7 @@ class App:
                 return target
             path, request = target
             resolved = None
-        handler = route.handlers.get(method)
-        if handler is None:
-            if method == "HEAD":
-                handler = route.handlers.get("GET")
-            elif method == "OPTIONS":
-                return _add_headers(self._options(route, request.environ, params), added)
-            if handler is None:
-                return _add_headers(
-                    error_response(
-                        405,
-                        "method_not_allowed",
-                        f"The method {method} is not allowed for this URL.",
-                        headers=[("Allow", route.allow)],
-                    ),
-                    added,
-                )
-        limit = route.extra["max_body_size"]
-        length = request.environ.get("CONTENT_LENGTH")
-        if length and limit is not None:
-            try:
-                too_large = int(length) > limit
-            except ValueError:
-                return error_response(400, "bad_request", "The Content-Length header is invalid.")
-            if too_large:
-                return _add_headers(error_response(413, "payload_too_large", "The request body is too large."), added)
-        request.max_content_length = limit
-        response = self.call_handler(handler, request, context, route, method)
-        if "_hk_temp_files" in request.__dict__:
-            if type(response.response) is list:
-                request.close()
-            else:
-                response.call_on_close(request.close)
-        return _add_headers(response, added)
+        return _add_headers(self._call_route(route, params, method, request.environ, request, context), added)
 
     def _run_middleware(
         self,
