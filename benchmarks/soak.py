@@ -126,14 +126,32 @@ APP = {
 
 #: (weight, kind) of the request mix.
 MIX = [
-    (30, "json_get"), (15, "json_post"), (5, "item"),
-    (4, "not_found"), (3, "method"), (3, "bad_json"), (3, "invalid"), (3, "unauthorized"),
-    (10, "upload"), (4, "sse"),
-    (10, "limited"), (10, "cached"),
+    (30, "json_get"),
+    (15, "json_post"),
+    (5, "item"),
+    (4, "not_found"),
+    (3, "method"),
+    (3, "bad_json"),
+    (3, "invalid"),
+    (3, "unauthorized"),
+    (10, "upload"),
+    (4, "sse"),
+    (10, "limited"),
+    (10, "cached"),
 ]
 EXPECTED = {
-    "json_get": 200, "json_post": 201, "item": 200, "not_found": 404, "method": 405, "bad_json": 400,
-    "invalid": 422, "unauthorized": 401, "upload": 200, "sse": 200, "limited": 200, "cached": 200,
+    "json_get": 200,
+    "json_post": 201,
+    "item": 200,
+    "not_found": 404,
+    "method": 405,
+    "bad_json": 400,
+    "invalid": 422,
+    "unauthorized": 401,
+    "upload": 200,
+    "sse": 200,
+    "limited": 200,
+    "cached": 200,
 }
 
 
@@ -148,7 +166,10 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.5),
+        ):
             return
         time.sleep(0.05)
     raise RuntimeError(f"nothing listened on {port} within {timeout} s")
@@ -229,7 +250,13 @@ class Client:
     def close(self) -> None:
         self.conn.close()
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> int:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> int:
         for attempt in range(2):
             try:
                 self.conn.request(method, path, body=body, headers=headers or {})
@@ -261,8 +288,12 @@ class Client:
         if kind == "json_get":
             return self.request("GET", f"/json?q={r.randrange(1000)}")
         if kind == "json_post":
-            return self.request("POST", "/json", json.dumps({"n": r.random(), "s": "x" * r.randrange(200)}).encode(),
-                                {"Content-Type": "application/json"})
+            return self.request(
+                "POST",
+                "/json",
+                json.dumps({"n": r.random(), "s": "x" * r.randrange(200)}).encode(),
+                {"Content-Type": "application/json"},
+            )
         if kind == "item":
             return self.request("GET", f"/items/{r.randrange(10**6)}")
         if kind == "not_found":
@@ -270,16 +301,32 @@ class Client:
         if kind == "method":
             return self.request("DELETE", "/json")
         if kind == "bad_json":
-            return self.request("POST", "/json", b'{"broken": ', {"Content-Type": "application/json"})
+            return self.request(
+                "POST", "/json", b'{"broken": ', {"Content-Type": "application/json"}
+            )
         if kind == "invalid":
-            return self.request("PUT", "/items/1", b'{"name": 5, "extra": true}', {"Content-Type": "application/json"})
+            return self.request(
+                "PUT",
+                "/items/1",
+                b'{"name": 5, "extra": true}',
+                {"Content-Type": "application/json"},
+            )
         if kind == "unauthorized":
             return self.request("GET", "/private", headers={"Authorization": "Bearer not.a.token"})
         if kind == "upload":
             payload = self.big if r.randrange(10) == 0 else os.urandom(r.randrange(1, 4096))
-            body = (b"--soakboundary\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n"
-                    b"Content-Type: application/octet-stream\r\n\r\n" + payload + b"\r\n--soakboundary--\r\n")
-            return self.request("POST", "/upload", body, {"Content-Type": "multipart/form-data; boundary=soakboundary"})
+            body = (
+                b'--soakboundary\r\nContent-Disposition: form-data; name="f"; filename="a.bin"\r\n'
+                b"Content-Type: application/octet-stream\r\n\r\n"
+                + payload
+                + b"\r\n--soakboundary--\r\n"
+            )
+            return self.request(
+                "POST",
+                "/upload",
+                body,
+                {"Content-Type": "multipart/form-data; boundary=soakboundary"},
+            )
         if kind == "sse":
             return self.sse()
         if kind == "limited":
@@ -315,16 +362,49 @@ def soak(total: int, clients: int, quiet: bool = False) -> Run:
     if redis_binary is None:
         raise SystemExit("redis-server is not installed")
     redis_port = free_port()
-    redis = subprocess.Popen([redis_binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis = subprocess.Popen(
+        [
+            redis_binary,
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     port = free_port()
     log = open(base / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
-    env = {**os.environ, "TMPDIR": str(server_tmp), "SOAK_REDIS": f"redis://127.0.0.1:{redis_port}/0",
-           "HANDLERKIT_SECRET_KEY": "soak-secret-key",
-           "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "gunicorn", f"handlerkit:create_app({str(app_dir)!r})",
-               "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread", "--threads", "8",
-               "--timeout", "60", "--graceful-timeout", "5", "--no-control-socket"]
+    env = {
+        **os.environ,
+        "TMPDIR": str(server_tmp),
+        "SOAK_REDIS": f"redis://127.0.0.1:{redis_port}/0",
+        "HANDLERKIT_SECRET_KEY": "soak-secret-key",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        f"handlerkit:create_app({str(app_dir)!r})",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "5",
+        "--no-control-socket",
+    ]
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(base))
     try:
         wait_port(redis_port, redis)
@@ -369,7 +449,10 @@ def soak(total: int, clients: int, quiet: bool = False) -> Run:
                 client.close()
 
         started = time.monotonic()
-        threads = [threading.Thread(target=worker, args=(seed,), daemon=True) for seed in range(1, clients + 1)]
+        threads = [
+            threading.Thread(target=worker, args=(seed,), daemon=True)
+            for seed in range(1, clients + 1)
+        ]
         for thread in threads:
             thread.start()
         while any(thread.is_alive() for thread in threads):
@@ -378,7 +461,10 @@ def soak(total: int, clients: int, quiet: bool = False) -> Run:
                 point = pending_samples.pop(0)
                 run.samples.append(sample(server.pid, server_tmp, redis_port, point))
                 if not quiet:
-                    print(f"  {point:>7} requests, {time.monotonic() - started:6.1f} s", file=sys.stderr)
+                    print(
+                        f"  {point:>7} requests, {time.monotonic() - started:6.1f} s",
+                        file=sys.stderr,
+                    )
         run.seconds = time.monotonic() - started
         while pending_samples:
             run.samples.append(sample(server.pid, server_tmp, redis_port, pending_samples.pop(0)))
@@ -408,7 +494,10 @@ def growth(run: Run) -> dict[str, Any]:
     rss = {pid: (last.rss.get(pid, 0) - warm.rss[pid]) / warm.rss[pid] * 100 for pid in warm.rss}
     fds = {pid: last.fds.get(pid, 0) - warm.fds[pid] for pid in warm.fds}
     return {
-        "warm": warm, "last": last, "rss_pct": rss, "fd_delta": fds,
+        "warm": warm,
+        "last": last,
+        "rss_pct": rss,
+        "fd_delta": fds,
         "temp_delta": last.temp_files - warm.temp_files,
         "targets": {
             "RSS growth <= 5 % per worker": all(v <= 5.0 for v in rss.values()),
@@ -429,18 +518,27 @@ def report(run: Run, clients: int) -> str:
         f"({run.requests / run.seconds:.0f} req/s); gunicorn gthread, 2 workers x 8 threads; "
         f"workers {', '.join(map(str, run.workers_start))}.",
         "",
-        "| requests | " + " | ".join(f"RSS w{i + 1} (kB)" for i in range(len(pids)))
-        + " | " + " | ".join(f"FDs w{i + 1}" for i in range(len(pids))) + " | temp files | Redis keys |",
+        "| requests | "
+        + " | ".join(f"RSS w{i + 1} (kB)" for i in range(len(pids)))
+        + " | "
+        + " | ".join(f"FDs w{i + 1}" for i in range(len(pids)))
+        + " | temp files | Redis keys |",
         "|---:|" + "---:|" * (2 * len(pids) + 2),
     ]
     for s in run.samples:
-        lines.append(f"| {s.done} | " + " | ".join(str(s.rss.get(p, "-")) for p in pids) + " | "
-                     + " | ".join(str(s.fds.get(p, "-")) for p in pids) + f" | {s.temp_files} | {s.redis_keys} |")
+        lines.append(
+            f"| {s.done} | "
+            + " | ".join(str(s.rss.get(p, "-")) for p in pids)
+            + " | "
+            + " | ".join(str(s.fds.get(p, "-")) for p in pids)
+            + f" | {s.temp_files} | {s.redis_keys} |"
+        )
     lines += [
         "",
         f"Growth from {g['warm'].done} to {g['last'].done} requests: RSS "
         + ", ".join(f"w{i + 1} {g['rss_pct'][p]:+.2f} %" for i, p in enumerate(pids))
-        + "; FDs " + ", ".join(f"w{i + 1} {g['fd_delta'][p]:+d}" for i, p in enumerate(pids))
+        + "; FDs "
+        + ", ".join(f"w{i + 1} {g['fd_delta'][p]:+d}" for i, p in enumerate(pids))
         + f"; temp files {g['temp_delta']:+d}.",
         f"Redis keys: {run.redis_baseline} before the run, {run.samples[-1].redis_keys} at the end, "
         f"{run.redis_after_ttl} once the TTLs passed.",
@@ -449,7 +547,10 @@ def report(run: Run, clients: int) -> str:
         "|---|---|",
         *[f"| {name} | {'holds' if ok else 'MISSED'} |" for name, ok in g["targets"].items()],
         "",
-        "Answers: " + ", ".join(f"{kind} {status} x{count}" for (kind, status), count in sorted(run.statuses.items())),
+        "Answers: "
+        + ", ".join(
+            f"{kind} {status} x{count}" for (kind, status), count in sorted(run.statuses.items())
+        ),
     ]
     if run.unexpected:
         lines.append("Unexpected: " + "; ".join(sorted(Counter(run.unexpected).keys()))[:2000])
@@ -457,10 +558,16 @@ def report(run: Run, clients: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=100_000, help="how many requests (default 100000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--requests", type=int, default=100_000, help="how many requests (default 100000)"
+    )
     parser.add_argument("--clients", type=int, default=8, help="client threads (default 8)")
-    parser.add_argument("--write", action="store_true", help="write benchmarks/results/soak-<date>.md")
+    parser.add_argument(
+        "--write", action="store_true", help="write benchmarks/results/soak-<date>.md"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     if args.requests < 100:

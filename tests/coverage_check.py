@@ -34,10 +34,24 @@ FILES = (
 
 #: Functions (coverage's JSON names) that must be fully covered, by file.
 FUNCTIONS = {
-    "handlerkit/app.py": ("App._resolve", "App._raw_segments", "App.call_handler", "App._internal_error"),
+    "handlerkit/app.py": (
+        "App._resolve",
+        "App._raw_segments",
+        "App.call_handler",
+        "App._internal_error",
+    ),
     "handlerkit/webhooks.py": (
-        "verify_stripe", "verify_github", "verify_hmac", "sign_stripe", "sign_github",
-        "_any_match", "_hmac_hex", "_secret_keys", "_raw", "_missing", "_malformed",
+        "verify_stripe",
+        "verify_github",
+        "verify_hmac",
+        "sign_stripe",
+        "sign_github",
+        "_any_match",
+        "_hmac_hex",
+        "_secret_keys",
+        "_raw",
+        "_missing",
+        "_malformed",
     ),
 }
 
@@ -55,8 +69,10 @@ def _report(data_file: Path) -> tuple[float, float, dict[str, dict]]:  # type: i
         out = Path(tmp) / "coverage.json"
         cov.json_report(outfile=str(out), show_contexts=False)
         files = json.loads(out.read_text())["files"]
-    named = {str(Path(name).resolve().relative_to(ROOT)) if Path(name).is_absolute() else name: value
-             for name, value in files.items()}
+    named = {
+        str(Path(name).resolve().relative_to(ROOT)) if Path(name).is_absolute() else name: value
+        for name, value in files.items()
+    }
     return total, float(cov.config.fail_under), named
 
 
@@ -72,14 +88,23 @@ def _describe(entry: dict) -> str:  # type: ignore[type-arg]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-file", type=Path, default=ROOT / ".coverage")
     args = parser.parse_args(argv)
-    if not args.data_file.exists() and not list(args.data_file.parent.glob(args.data_file.name + ".*")):
-        print(f"no coverage data at {args.data_file}; run python -m coverage run -m pytest first", file=sys.stderr)
+    if not args.data_file.exists() and not list(
+        args.data_file.parent.glob(args.data_file.name + ".*")
+    ):
+        print(
+            f"no coverage data at {args.data_file}; run python -m coverage run -m pytest first",
+            file=sys.stderr,
+        )
         return 1
     total, fail_under, files = _report(args.data_file)
-    print(f"coverage: {total:.2f} % of lines and branches overall (at least {fail_under:g} % required)")
+    print(
+        f"coverage: {total:.2f} % of lines and branches overall (at least {fail_under:g} % required)"
+    )
     failed = int(total < fail_under)
     rows: list[tuple[str, float, str]] = []
     for name in FILES:

@@ -203,7 +203,9 @@ def authorization(data: bytes) -> None:
         raw = f"Bearer {token}{raw}" if len(raw) % 2 else f"{raw[:8]} {token}"
     by_header, by_cookie = _auth_handlers()
     environ = dict(NextRequest("http://localhost/x").environ)
-    environ["HTTP_AUTHORIZATION" if mode != 2 else "HTTP_COOKIE"] = raw if mode != 2 else f"session={raw}"
+    environ["HTTP_AUTHORIZATION" if mode != 2 else "HTTP_COOKIE"] = (
+        raw if mode != 2 else f"session={raw}"
+    )
     request = NextRequest(environ)
     for handler in (by_header, by_cookie):
         try:
@@ -225,7 +227,9 @@ def stripe_header(data: bytes) -> None:
     if c.byte() % 3 == 0 or (payload and payload[0] % 3 == 0):
         header = sign_stripe(payload, "whsec_fuzz", 1_700_000_000) + header
     try:
-        stamp = verify_stripe(payload, header, ["whsec_old", "whsec_fuzz"], tolerance=300, now=1_700_000_000)
+        stamp = verify_stripe(
+            payload, header, ["whsec_old", "whsec_fuzz"], tolerance=300, now=1_700_000_000
+        )
     except SignatureError as exc:
         assert exc.status in (400, 401), exc.status
     else:

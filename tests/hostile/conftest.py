@@ -52,7 +52,9 @@ def check(response: Any, status: int, code: str | None = None, **headers: str | 
     assert_no_leak(body, secrets=SECRETS)
     if status >= 400 and response.headers.get("Content-Type", "").startswith("application/json"):
         document = json.loads(body)
-        assert set(document) <= {"error", "message", "details"} and {"error", "message"} <= set(document)
+        assert set(document) <= {"error", "message", "details"} and {"error", "message"} <= set(
+            document
+        )
     if code is not None:
         assert response.headers["Content-Type"].startswith("application/json")
         assert json.loads(body)["error"] == code, body
@@ -62,7 +64,11 @@ def check(response: Any, status: int, code: str | None = None, **headers: str | 
             assert header not in response.headers, (header, response.headers.get(header))
         else:
             assert response.headers.get(header) == value, (header, response.headers.get(header))
-    return json.loads(body) if body and response.headers.get("Content-Type", "").startswith("application/json") else None
+    return (
+        json.loads(body)
+        if body and response.headers.get("Content-Type", "").startswith("application/json")
+        else None
+    )
 
 
 class Exploding(io.RawIOBase):
@@ -75,8 +81,15 @@ class Exploding(io.RawIOBase):
         raise AssertionError("the body was read")
 
 
-def call(app: App, method: str, path: str, *, body: bytes = b"", raw_uri: str | None = None,
-         **environ: Any) -> tuple[int, dict[str, str], bytes]:
+def call(
+    app: App,
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"",
+    raw_uri: str | None = None,
+    **environ: Any,
+) -> tuple[int, dict[str, str], bytes]:
     """Call *app* with a hand-built environ (paths no test client would send)."""
     env: dict[str, Any] = {
         "REQUEST_METHOD": method,

@@ -18,8 +18,6 @@ from handlerkit import App
 from handlerkit.testing import Client
 from tests.hostile.conftest import Exploding, call, check
 
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
 USER = {"name": "ada", "age": 36, "tags": ["x"]}
 
 
@@ -33,10 +31,36 @@ def post_json(client: Client, path: str, body: bytes | str, ctype: str | None = 
 
 @pytest.mark.parametrize(
     "body",
-    [b"{bad", b'{"a":', b'{"a":1}x', b'{"a":1}{"b":2}', b"{'a': 1}", b'{"a":01}', b"[1,]", b"NaN", b"Infinity",
-     b"-Infinity", b"1e400", b"[" * 200_000, b'{"a":' * 5000],
-    ids=["bad", "truncated", "trailing-garbage", "two-documents", "single-quotes", "leading-zero", "trailing-comma",
-         "NaN", "Infinity", "-Infinity", "overflow-float", "deep-array", "deep-object"],
+    [
+        b"{bad",
+        b'{"a":',
+        b'{"a":1}x',
+        b'{"a":1}{"b":2}',
+        b"{'a': 1}",
+        b'{"a":01}',
+        b"[1,]",
+        b"NaN",
+        b"Infinity",
+        b"-Infinity",
+        b"1e400",
+        b"[" * 200_000,
+        b'{"a":' * 5000,
+    ],
+    ids=[
+        "bad",
+        "truncated",
+        "trailing-garbage",
+        "two-documents",
+        "single-quotes",
+        "leading-zero",
+        "trailing-comma",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "overflow-float",
+        "deep-array",
+        "deep-object",
+    ],
 )
 def test_A1_malformed_json_is_400_invalid_json(client: Client, body: bytes) -> None:
     for path in ("/json", "/users"):
@@ -53,27 +77,51 @@ def test_A1_neighbours_that_are_valid_json_are_accepted(client: Client) -> None:
     assert check(post_json(client, "/json", b'"\\u0000"'), 200)["data"] == "\x00"
     # Brackets behind escaped quotes are still inside the string, whatever their number.
     tricky = '{"s": "\\"' + "[" * 300 + '\\\\", "t": ' + "[" * 20 + "]" * 20 + "}"
-    assert check(post_json(client, "/json", tricky), 200)["data"]["t"] == json.loads("[" * 20 + "]" * 20)
+    assert check(post_json(client, "/json", tricky), 200)["data"]["t"] == json.loads(
+        "[" * 20 + "]" * 20
+    )
     deep_after_string = '{"s": "\\\\", "t": ' + "[" * 200 + "]" * 200 + "}"
     check(post_json(client, "/json", deep_after_string), 400, "invalid_json")
 
 
-@pytest.mark.parametrize("ctype", ["text/plain", None, "application/x-www-form-urlencoded", "application/jsonx",
-                                   "multipart/form-data; boundary=x", "json"])
+@pytest.mark.parametrize(
+    "ctype",
+    [
+        "text/plain",
+        None,
+        "application/x-www-form-urlencoded",
+        "application/jsonx",
+        "multipart/form-data; boundary=x",
+        "json",
+    ],
+)
 def test_A2_json_with_the_wrong_content_type_is_415(client: Client, ctype: str | None) -> None:
     check(post_json(client, "/users", json.dumps(USER), ctype), 415, "unsupported_media_type")
 
 
-@pytest.mark.parametrize("ctype", ["application/json; charset=utf-8", "application/merge-patch+json",
-                                   "application/vnd.api+json", "APPLICATION/JSON", "application/json;charset=UTF-8"])
+@pytest.mark.parametrize(
+    "ctype",
+    [
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+        "application/vnd.api+json",
+        "APPLICATION/JSON",
+        "application/json;charset=UTF-8",
+    ],
+)
 def test_A3_json_media_types_are_accepted(client: Client, ctype: str) -> None:
     assert check(post_json(client, "/users", json.dumps(USER), ctype), 201) == USER
 
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"name":"\xff"}', b'{"name":"\xc0\xae"}', b'{"name":"\xed\xa0\x80"}', '{"name":"x"}'.encode("utf-16"),
-     b'{"name":"\xe2\x82"}'],
+    [
+        b'{"name":"\xff"}',
+        b'{"name":"\xc0\xae"}',
+        b'{"name":"\xed\xa0\x80"}',
+        '{"name":"x"}'.encode("utf-16"),
+        b'{"name":"\xe2\x82"}',
+    ],
     ids=["ff", "overlong", "encoded-surrogate", "utf16", "truncated-sequence"],
 )
 def test_A4_invalid_utf8_in_json_is_400(client: Client, body: bytes) -> None:
@@ -94,7 +142,11 @@ def test_A5_huge_integers_are_400_or_422_never_500(client: Client) -> None:
     check(post_json(client, "/json", '{"a": -' + digits + "}"), 400, "invalid_json")
     check(post_json(client, "/users", '{"name": "x", "age": ' + digits + "}"), 400, "invalid_json")
     # The same number as a string reaches the schema: 422 with the field named.
-    document = check(post_json(client, "/users", json.dumps({"name": "x", "age": digits})), 422, "validation_error")
+    document = check(
+        post_json(client, "/users", json.dumps({"name": "x", "age": digits})),
+        422,
+        "validation_error",
+    )
     assert "age" in document["details"]["body"]
     # 4300 digits is Python's limit; 4300 is still fine.
     assert check(post_json(client, "/json", "9" * 4300), 200)["kind"] == "int"
@@ -102,8 +154,12 @@ def test_A5_huge_integers_are_400_or_422_never_500(client: Client) -> None:
 
 def test_A6_duplicate_keys_last_wins_everywhere(client: Client) -> None:
     assert check(post_json(client, "/json", b'{"a":1,"a":2}'), 200)["data"] == {"a": 2}
-    assert check(post_json(client, "/users", b'{"name":"first","name":"last"}'), 201) == {"name": "last"}
-    assert check(post_json(client, "/json", b'{"a":{"b":1},"a":{"c":2}}'), 200)["data"] == {"a": {"c": 2}}
+    assert check(post_json(client, "/users", b'{"name":"first","name":"last"}'), 201) == {
+        "name": "last"
+    }
+    assert check(post_json(client, "/json", b'{"a":{"b":1},"a":{"c":2}}'), 200)["data"] == {
+        "a": {"c": 2}
+    }
 
 
 @pytest.mark.parametrize("body", ["[]", '[{"name":"x"}]', '"name"', "null", "42", "true"])
@@ -112,9 +168,13 @@ def test_A7_non_object_top_level_is_422(client: Client, body: str) -> None:
     assert "body" in document["details"]
 
 
-@pytest.mark.parametrize("extra", [{"is_admin": True}, {"__proto__": {"admin": True}}, {"role": "admin"}, {"": 1}])
+@pytest.mark.parametrize(
+    "extra", [{"is_admin": True}, {"__proto__": {"admin": True}}, {"role": "admin"}, {"": 1}]
+)
 def test_A8_unknown_fields_are_422(client: Client, extra: dict[str, object]) -> None:
-    document = check(post_json(client, "/users", json.dumps({"name": "x", **extra})), 422, "validation_error")
+    document = check(
+        post_json(client, "/users", json.dumps({"name": "x", **extra})), 422, "validation_error"
+    )
     assert set(extra) <= set(document["details"]["body"])
 
 
@@ -135,9 +195,19 @@ def test_A9_empty_json_body_is_400(client: Client, body: bytes) -> None:
         ({"name": ["x"], "age": [1]}, {"name", "age"}),
         ({}, {"name"}),
     ],
-    ids=["int-for-string", "string-for-int", "long-string", "huge-array", "wrong-item-types", "two-fields", "missing"],
+    ids=[
+        "int-for-string",
+        "string-for-int",
+        "long-string",
+        "huge-array",
+        "wrong-item-types",
+        "two-fields",
+        "missing",
+    ],
 )
-def test_A10_wrong_types_and_sizes_are_422_per_field(client: Client, body: dict[str, object], fields: set[str]) -> None:
+def test_A10_wrong_types_and_sizes_are_422_per_field(
+    client: Client, body: dict[str, object], fields: set[str]
+) -> None:
     document = check(post_json(client, "/users", json.dumps(body)), 422, "validation_error")
     assert set(document["details"]["body"]) == fields
     assert "x" * 100 not in json.dumps(document)  # the over-long value is not echoed
@@ -147,10 +217,20 @@ def test_A10_wrong_types_and_sizes_are_422_per_field(client: Client, body: dict[
 
 
 def test_B1_content_length_over_the_limit_is_413_before_reading(app: App) -> None:
-    for path, size in (("/json", 1024 * 1024 + 1), ("/hooks/stripe", 64 * 1024 + 1), ("/upload", 10**12),
-                       ("/users", 10**30)):
-        status, headers, body = call(app, "POST", path, CONTENT_LENGTH=str(size), CONTENT_TYPE="application/json",
-                                     **{"wsgi.input": Exploding()})
+    for path, size in (
+        ("/json", 1024 * 1024 + 1),
+        ("/hooks/stripe", 64 * 1024 + 1),
+        ("/upload", 10**12),
+        ("/users", 10**30),
+    ):
+        status, headers, body = call(
+            app,
+            "POST",
+            path,
+            CONTENT_LENGTH=str(size),
+            CONTENT_TYPE="application/json",
+            **{"wsgi.input": Exploding()},
+        )
         assert status == 413, (path, status, body)
         assert json.loads(body)["error"] == "payload_too_large"
 
@@ -159,36 +239,69 @@ def test_B1_limits_are_exact_and_odd_lengths_never_500(app: App) -> None:
     ok = b'"' + b"x" * (1024 * 1024 - 2) + b'"'
     assert call(app, "POST", "/json", body=ok, CONTENT_TYPE="application/json")[0] == 200
     for length in ("abc", "-5", "1e3", " 3", "0x10", "", "9" * 40):
-        status, _, body = call(app, "POST", "/json", CONTENT_LENGTH=length, CONTENT_TYPE="application/json",
-                               **{"wsgi.input": io.BytesIO(b'{"a":1}')})
+        status, _, body = call(
+            app,
+            "POST",
+            "/json",
+            CONTENT_LENGTH=length,
+            CONTENT_TYPE="application/json",
+            **{"wsgi.input": io.BytesIO(b'{"a":1}')},
+        )
         assert 400 <= status < 500, (length, status, body)
 
 
 def test_B2_chunked_body_past_the_limit_is_413_while_streaming(app: App) -> None:
     body = b"[" + b"1," * (600 * 1024) + b"1]"
     for path in ("/json", "/users"):
-        status, _, data = call(app, "POST", path, CONTENT_TYPE="application/json",
-                               **{"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True})
-        assert status == 413 and json.loads(data)["error"] == "payload_too_large", (path, status, data)
-    status, _, data = call(app, "POST", "/json", CONTENT_TYPE="application/json",
-                           **{"wsgi.input": io.BytesIO(b'{"small":true}'), "wsgi.input_terminated": True})
+        status, _, data = call(
+            app,
+            "POST",
+            path,
+            CONTENT_TYPE="application/json",
+            **{"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True},
+        )
+        assert status == 413 and json.loads(data)["error"] == "payload_too_large", (
+            path,
+            status,
+            data,
+        )
+    status, _, data = call(
+        app,
+        "POST",
+        "/json",
+        CONTENT_TYPE="application/json",
+        **{"wsgi.input": io.BytesIO(b'{"small":true}'), "wsgi.input_terminated": True},
+    )
     assert status == 200 and json.loads(data)["data"] == {"small": True}
 
 
 def test_B3_body_shorter_than_content_length_is_400(app: App) -> None:
-    for path, ctype in (("/json", "application/json"), ("/upload", "multipart/form-data; boundary=xyz")):
-        status, _, data = call(app, "POST", path, CONTENT_LENGTH="1000", CONTENT_TYPE=ctype,
-                               **{"wsgi.input": io.BytesIO(b'{"a":'), "wsgi.input_terminated": False})
+    for path, ctype in (
+        ("/json", "application/json"),
+        ("/upload", "multipart/form-data; boundary=xyz"),
+    ):
+        status, _, data = call(
+            app,
+            "POST",
+            path,
+            CONTENT_LENGTH="1000",
+            CONTENT_TYPE=ctype,
+            **{"wsgi.input": io.BytesIO(b'{"a":'), "wsgi.input_terminated": False},
+        )
         assert 400 <= status < 500, (path, status, data)
 
 
 # ----------------------------------------------------------------------------- C
 
 
-def multipart(parts: list[tuple[str, str | None, bytes, str | None]], boundary: str = "xyz") -> bytes:
+def multipart(
+    parts: list[tuple[str, str | None, bytes, str | None]], boundary: str = "xyz"
+) -> bytes:
     out = []
     for name, filename, value, ctype in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
+        disposition = f'form-data; name="{name}"' + (
+            f'; filename="{filename}"' if filename is not None else ""
+        )
         head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
         if ctype:
             head += f"Content-Type: {ctype}\r\n"
@@ -197,8 +310,12 @@ def multipart(parts: list[tuple[str, str | None, bytes, str | None]], boundary: 
 
 
 def send_form(client: Client, body: bytes, boundary: str = "xyz", method: str = "POST"):  # type: ignore[no-untyped-def]
-    return client.open("/upload", method=method, data=body,
-                       headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    return client.open(
+        "/upload",
+        method=method,
+        data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
 
 
 def test_C1_too_many_parts_is_413(client: Client) -> None:
@@ -209,21 +326,42 @@ def test_C1_too_many_parts_is_413(client: Client) -> None:
 
 
 def test_C2_one_huge_field_is_413(client: Client) -> None:
-    check(send_form(client, multipart([("big", None, b"x" * 600_000, None)])), 413, "payload_too_large")
-    check(client.post("/upload", data="big=" + "x" * 600_000, content_type="application/x-www-form-urlencoded"), 413)
+    check(
+        send_form(client, multipart([("big", None, b"x" * 600_000, None)])),
+        413,
+        "payload_too_large",
+    )
+    check(
+        client.post(
+            "/upload", data="big=" + "x" * 600_000, content_type="application/x-www-form-urlencoded"
+        ),
+        413,
+    )
 
 
-def test_C3_many_small_files_are_413_and_leave_no_temp_files(client: Client, fds, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_C3_many_small_files_are_413_and_leave_no_temp_files(
+    client: Client, fds, monkeypatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     spool = tmp_path / "spool"
     spool.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
     before = fds()
     for _ in range(3):
-        body = multipart([(f"file{i}", f"f{i}.bin", os.urandom(600), "application/octet-stream") for i in range(1100)])
+        body = multipart(
+            [
+                (f"file{i}", f"f{i}.bin", os.urandom(600), "application/octet-stream")
+                for i in range(1100)
+            ]
+        )
         check(send_form(client, body), 413, "payload_too_large")
         # Under the cap: accepted, and still nothing left behind once answered.
-        body = multipart([(f"file{i}", f"f{i}.bin", os.urandom(600), "application/octet-stream") for i in range(50)]
-                         + [("big", "big.bin", os.urandom(600_000), None)])
+        body = multipart(
+            [
+                (f"file{i}", f"f{i}.bin", os.urandom(600), "application/octet-stream")
+                for i in range(50)
+            ]
+            + [("big", "big.bin", os.urandom(600_000), None)]
+        )
         assert len(check(send_form(client, body), 200)["files"]) == 51
     assert fds() == before
     assert list(spool.iterdir()) == []
@@ -235,7 +373,10 @@ def test_C3_many_small_files_are_413_and_leave_no_temp_files(client: Client, fds
         ("multipart/form-data", b"--xyz\r\n\r\n--xyz--\r\n"),
         ("multipart/form-data; boundary=", b"--\r\n"),
         ("multipart/form-data; boundary=abc", multipart([("a", None, b"1", None)])),
-        ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated"),
+        (
+            "multipart/form-data; boundary=xyz",
+            b'--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\nunterminated',
+        ),
         ("multipart/form-data; boundary=xyz", b"garbage"),
         ('multipart/form-data; boundary="unterminated', b"--x--\r\n"),
     ],
@@ -263,7 +404,9 @@ def test_C4_missing_or_invalid_boundary_is_400(client: Client, ctype: str, body:
         ("\x1b[31mred.txt", "[31mred.txt"),
     ],
 )
-def test_C5_client_filenames_are_sanitised_display_names(client: Client, filename: str, shown: str) -> None:
+def test_C5_client_filenames_are_sanitised_display_names(
+    client: Client, filename: str, shown: str
+) -> None:
     document = check(send_form(client, multipart([("f", filename, b"data", "text/plain")])), 200)
     name = document["files"][0]["name"]
     assert name == shown
@@ -271,7 +414,9 @@ def test_C5_client_filenames_are_sanitised_display_names(client: Client, filenam
 
 
 def test_C5_a_5kb_filename_is_shortened(client: Client) -> None:
-    document = check(send_form(client, multipart([("f", "a" * 5000 + ".png", b"data", "image/png")])), 200)
+    document = check(
+        send_form(client, multipart([("f", "a" * 5000 + ".png", b"data", "image/png")])), 200
+    )
     name = document["files"][0]["name"]
     assert len(name) <= 255 and name.endswith(".png")
 
@@ -280,7 +425,12 @@ def test_C6_a_lying_part_content_type_is_not_trusted(client: Client) -> None:
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
     exe = b"MZ" + b"\x00" * 30
     # The declared type is reported as declared (untrusted) ...
-    assert check(send_form(client, multipart([("image", "x.png", exe, "image/png")])), 200)["files"][0]["type"] == "image/png"
+    assert (
+        check(send_form(client, multipart([("image", "x.png", exe, "image/png")])), 200)["files"][
+            0
+        ]["type"]
+        == "image/png"
+    )
     # ... and a route that checks the bytes refuses it.
     check(send_form(client, multipart([("image", "x.png", exe, "image/png")]), method="PUT"), 415)
     check(send_form(client, multipart([("image", "x.exe", png, "image/png")]), method="PUT"), 415)
@@ -295,17 +445,40 @@ def get_raw(app: App, raw: str, **environ: str) -> tuple[int, dict[str, str], by
     return call(app, "GET", unquote(raw.partition("?")[0], "latin-1"), raw_uri=raw, **environ)
 
 
-@pytest.mark.parametrize("path", ["/files/../../etc/passwd", "/files/a/../../etc", "/files/./x", "/files/x/..",
-                                  "/files/..\\..\\etc", "/files/a/..\\b", "/users/.."])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/files/../../etc/passwd",
+        "/files/a/../../etc",
+        "/files/./x",
+        "/files/x/..",
+        "/files/..\\..\\etc",
+        "/files/a/..\\b",
+        "/users/..",
+    ],
+)
 def test_D1_dot_segments_in_params_are_400(app: App, path: str) -> None:
     for raw_uri in (None, path):
         status, _, body = call(app, "GET", path, raw_uri=raw_uri)
         assert status == 400 and json.loads(body)["error"] == "invalid_param", (path, status, body)
 
 
-@pytest.mark.parametrize("raw", ["/files/%2e%2e/x", "/files/%2E%2e/%2e%2e/etc/passwd", "/files/.%2e/x", "/files/%2e",
-                                 "/files/a%2F..%2F..%2Fetc", "/files/..%5C..%5Cetc", "/files/a%2F.%2Fb",
-                                 "/users/..%2Fadmin", "/users/%2e%2e", "/users/a%00b", "/files/a/%00"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/files/%2e%2e/x",
+        "/files/%2E%2e/%2e%2e/etc/passwd",
+        "/files/.%2e/x",
+        "/files/%2e",
+        "/files/a%2F..%2F..%2Fetc",
+        "/files/..%5C..%5Cetc",
+        "/files/a%2F.%2Fb",
+        "/users/..%2Fadmin",
+        "/users/%2e%2e",
+        "/users/a%00b",
+        "/files/a/%00",
+    ],
+)
 def test_D2_encoded_dot_segments_are_400(app: App, raw: str) -> None:
     status, _, body = get_raw(app, raw)
     assert status == 400 and json.loads(body)["error"] == "invalid_param", (raw, status, body)
@@ -320,7 +493,9 @@ def test_D2_double_encoding_is_decoded_once(app: App) -> None:
 def test_D3_encoded_slash_stays_in_one_segment(app: App) -> None:
     status, _, body = get_raw(app, "/users/a%2Fb")
     assert status == 200 and json.loads(body) == {"id": "a/b"}
-    status, _, body = call(app, "GET", "/users/a/b")  # no raw URI: the server decoded it; two segments
+    status, _, body = call(
+        app, "GET", "/users/a/b"
+    )  # no raw URI: the server decoded it; two segments
     assert status == 404 and json.loads(body)["error"] == "not_found"
     status, _, body = get_raw(app, "/files/a%2Fb/c")
     assert json.loads(body) == {"path": ["a/b", "c"]}
@@ -329,14 +504,25 @@ def test_D3_encoded_slash_stays_in_one_segment(app: App) -> None:
     assert status == 200 and json.loads(body) == {"id": "a"}
 
 
-@pytest.mark.parametrize("raw", ["/users/%zz", "/users/%", "/users/%2", "/users/a%g1", "/files/%%32%65"])
+@pytest.mark.parametrize(
+    "raw", ["/users/%zz", "/users/%", "/users/%2", "/users/a%g1", "/files/%%32%65"]
+)
 def test_D4_malformed_escapes_are_400(app: App, raw: str) -> None:
     status, _, body = call(app, "GET", raw, raw_uri=raw)
     assert status == 400 and json.loads(body)["error"] == "invalid_path", (raw, status, body)
 
 
-@pytest.mark.parametrize("raw", ["/users/%C0%AE", "/files/%C0%AE%C0%AE/x", "/users/%FF", "/users/%ED%A0%80",
-                                 "/users/%E2%82", "/users/%F8%88%80%80%80"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "/users/%C0%AE",
+        "/files/%C0%AE%C0%AE/x",
+        "/users/%FF",
+        "/users/%ED%A0%80",
+        "/users/%E2%82",
+        "/users/%F8%88%80%80%80",
+    ],
+)
 def test_D5_invalid_utf8_escapes_are_400(app: App, raw: str) -> None:
     for environ in ({"raw_uri": raw}, {}):
         status, _, body = call(app, "GET", unquote(raw, "latin-1"), **environ)
@@ -349,15 +535,24 @@ def test_D5_valid_utf8_escapes_are_decoded(app: App) -> None:
 
 
 def test_D6_precedence_static_dynamic_catch_all(make_app) -> None:  # type: ignore[no-untyped-def]
-    app = make_app({
-        "users/me/route.py": "def GET(): return {'r': 'me'}\n",
-        "users/[id]/route.py": "def GET(request, context): return {'r': 'id', 'p': context.params}\n",
-        "users/[id]/posts/route.py": "def GET(request, context): return {'r': 'posts', 'p': context.params}\n",
-        "users/[...rest]/route.py": "def GET(request, context): return {'r': 'rest', 'p': context.params}\n",
-    })
+    app = make_app(
+        {
+            "users/me/route.py": "def GET(): return {'r': 'me'}\n",
+            "users/[id]/route.py": "def GET(request, context): return {'r': 'id', 'p': context.params}\n",
+            "users/[id]/posts/route.py": "def GET(request, context): return {'r': 'posts', 'p': context.params}\n",
+            "users/[...rest]/route.py": "def GET(request, context): return {'r': 'rest', 'p': context.params}\n",
+        }
+    )
     expected = {
-        "/users/me": "me", "/users/ME": "id", "/users/me2": "id", "/users/x": "id", "/users/me/posts": "posts",
-        "/users/x/posts": "posts", "/users/x/y": "rest", "/users/me/x": "rest", "/users/a/posts/b": "rest",
+        "/users/me": "me",
+        "/users/ME": "id",
+        "/users/me2": "id",
+        "/users/x": "id",
+        "/users/me/posts": "posts",
+        "/users/x/posts": "posts",
+        "/users/x/y": "rest",
+        "/users/me/x": "rest",
+        "/users/a/posts/b": "rest",
     }
     for _ in range(3):  # the same answer every time
         for path, route in expected.items():
@@ -392,18 +587,36 @@ class BrokenChunks(io.RawIOBase):
 def test_B3_a_malformed_chunked_body_is_400_not_500(make_app) -> None:  # type: ignore[no-untyped-def]
     from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 
-    app = make_app({
-        "json/route.py": "def POST(request): return {'v': request.json()}\n",
-        "form/route.py": "def POST(request): return {'n': len(request.form_data())}\n",
-        "stream/route.py": "def POST(request): return {'n': sum(len(c) for c in request.body)}\n",
-    })
+    app = make_app(
+        {
+            "json/route.py": "def POST(request): return {'v': request.json()}\n",
+            "form/route.py": "def POST(request): return {'n': len(request.form_data())}\n",
+            "stream/route.py": "def POST(request): return {'n': sum(len(c) for c in request.body)}\n",
+        }
+    )
     for exc in (InvalidChunkSize(b"zz"), ChunkMissingTerminator(b"x"), NoMoreData(b"")):
-        for path, ctype in (("/json", "application/json"), ("/form", "multipart/form-data; boundary=x"),
-                            ("/stream", "application/octet-stream")):
-            status, _, body = call(app, "POST", path, CONTENT_TYPE=ctype,
-                                   **{"wsgi.input": BrokenChunks(exc), "wsgi.input_terminated": True})
-            assert status == 400 and json.loads(body)["error"] in ("invalid_body", "incomplete_body"), (path, exc, body)
+        for path, ctype in (
+            ("/json", "application/json"),
+            ("/form", "multipart/form-data; boundary=x"),
+            ("/stream", "application/octet-stream"),
+        ):
+            status, _, body = call(
+                app,
+                "POST",
+                path,
+                CONTENT_TYPE=ctype,
+                **{"wsgi.input": BrokenChunks(exc), "wsgi.input_terminated": True},
+            )
+            assert status == 400 and json.loads(body)["error"] in (
+                "invalid_body",
+                "incomplete_body",
+            ), (path, exc, body)
     # Anything else a stream raises is a server fault, not the client's: the generic 500.
-    status, _, body = call(app, "POST", "/json", CONTENT_TYPE="application/json",
-                           **{"wsgi.input": BrokenChunks(RuntimeError("disk")), "wsgi.input_terminated": True})
+    status, _, body = call(
+        app,
+        "POST",
+        "/json",
+        CONTENT_TYPE="application/json",
+        **{"wsgi.input": BrokenChunks(RuntimeError("disk")), "wsgi.input_terminated": True},
+    )
     assert status == 500 and json.loads(body)["error"] == "internal_error"

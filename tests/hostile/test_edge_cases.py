@@ -23,8 +23,14 @@ from handlerkit.tokens import TokenError, verify_token
 from handlerkit.webhooks import SignatureError, verify_github
 
 
-@pytest.mark.parametrize(("config", "word"), [("revalidate = 'soon'", "revalidate"), ("dynamic = 'sometimes'", "dynamic"),
-                                              ("max_body_size = -1", "max_body_size")])
+@pytest.mark.parametrize(
+    ("config", "word"),
+    [
+        ("revalidate = 'soon'", "revalidate"),
+        ("dynamic = 'sometimes'", "dynamic"),
+        ("max_body_size = -1", "max_body_size"),
+    ],
+)
 def test_invalid_segment_config_fails_at_startup(make_app, config: str, word: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(RouteDefinitionError, match=word):
         make_app({"x/route.py": f"{config}\ndef GET(): return {{}}\n"})
@@ -75,17 +81,24 @@ def test_an_absolute_form_raw_uri_is_reduced_to_its_path() -> None:
 def test_http_exceptions_keep_their_own_response_or_redirect() -> None:
     own = Response("custom", status=418)
     assert http_exception_response(HTTPException(response=own), {}) is own
-    redirect = http_exception_response(RequestRedirect("http://localhost/new"), {"wsgi.url_scheme": "http"})
+    redirect = http_exception_response(
+        RequestRedirect("http://localhost/new"), {"wsgi.url_scheme": "http"}
+    )
     assert redirect.status_code == 308 and redirect.headers["Location"] == "http://localhost/new"
     missing = http_exception_response(NotFound(), {})
-    assert missing.status_code == 404 and missing.get_json() == {"error": "not_found", "message": "Not Found."}
+    assert missing.status_code == 404 and missing.get_json() == {
+        "error": "not_found",
+        "message": "Not Found.",
+    }
 
 
 # ------------------------------------------------------------------ CORS
 
 
 def test_vary_star_is_left_alone() -> None:
-    handler = with_cors(lambda: NextResponse("x", headers={"Vary": "*"}), origins=["https://a.example"])
+    handler = with_cors(
+        lambda: NextResponse("x", headers={"Vary": "*"}), origins=["https://a.example"]
+    )
     response = handler(NextRequest("/x", headers={"Origin": "https://a.example"}))
     assert response.headers["Vary"] == "*"
     assert response.headers["Access-Control-Allow-Origin"] == "https://a.example"
@@ -102,13 +115,17 @@ def test_a_non_response_result_passes_through_cors_untouched() -> None:
 
 
 def test_outermost_with_cors_is_not_fronted_again(make_app) -> None:  # type: ignore[no-untyped-def]
-    app = make_app({"x/route.py": """
+    app = make_app(
+        {
+            "x/route.py": """
         from handlerkit import with_cors
 
         @with_cors(origins=["https://a.example"])
         def GET(request, context):
             return {"ok": True}
-    """})
+    """
+        }
+    )
     route = next(r for r in app.routes if r.pattern == "/x")
     assert [layer["name"] for layer in wrapper_chain(route.handlers["GET"])][0] == "with_cors"
 
@@ -116,7 +133,10 @@ def test_outermost_with_cors_is_not_fronted_again(make_app) -> None:  # type: ig
 def test_an_exported_options_answers_non_preflight_requests(make_app) -> None:  # type: ignore[no-untyped-def]
     from handlerkit.testing import Client
 
-    client = Client(make_app({"x/route.py": """
+    client = Client(
+        make_app(
+            {
+                "x/route.py": """
         from handlerkit import NextResponse, with_cors
 
         @with_cors(origins=["https://a.example"])
@@ -125,10 +145,15 @@ def test_an_exported_options_answers_non_preflight_requests(make_app) -> None:  
 
         def OPTIONS():
             return NextResponse(None, 200, headers={"X-Own": "yes"})
-    """}))
+    """
+            }
+        )
+    )
     plain = client.options("/x")
     assert plain.status_code == 200 and plain.headers["X-Own"] == "yes"
-    preflight = client.options("/x", headers={"Origin": "https://a.example", "Access-Control-Request-Method": "GET"})
+    preflight = client.options(
+        "/x", headers={"Origin": "https://a.example", "Access-Control-Request-Method": "GET"}
+    )
     assert preflight.status_code == 204 and "X-Own" not in preflight.headers
 
 
@@ -163,7 +188,9 @@ def test_a_limiter_built_by_another_thread_is_reused() -> None:
 def test_methods_without_with_cors_are_left_alone(make_app) -> None:  # type: ignore[no-untyped-def]
     from handlerkit.testing import Client
 
-    app = make_app({"x/route.py": """
+    app = make_app(
+        {
+            "x/route.py": """
         from handlerkit import with_cors
 
         @with_cors(origins=["https://a.example"])
@@ -172,7 +199,9 @@ def test_methods_without_with_cors_are_left_alone(make_app) -> None:  # type: ig
 
         def POST():
             return {"posted": True}
-    """})
+    """
+        }
+    )
     route = next(r for r in app.routes if r.pattern == "/x")
     assert "cors_front" not in [layer["name"] for layer in wrapper_chain(route.handlers["POST"])]
     response = Client(app).post("/x", headers={"Origin": "https://a.example"})
@@ -191,13 +220,23 @@ def test_backtracking_past_a_static_dead_end() -> None:
 def test_a_500_under_with_logging_names_the_logged_request_id(make_app) -> None:  # type: ignore[no-untyped-def]
     from handlerkit.testing import Client
 
-    client = Client(make_app({"x/route.py": """
+    client = Client(
+        make_app(
+            {
+                "x/route.py": """
         from handlerkit import with_logging
 
         @with_logging
         def GET():
             raise RuntimeError("boom")
-    """}))
+    """
+            }
+        )
+    )
     response = client.get("/x", headers={"X-Request-ID": "edge-request-0001"})
     assert response.status_code == 500
-    assert response.json()["details"]["request_id"] == response.headers["X-Request-ID"] == "edge-request-0001"
+    assert (
+        response.json()["details"]["request_id"]
+        == response.headers["X-Request-ID"]
+        == "edge-request-0001"
+    )

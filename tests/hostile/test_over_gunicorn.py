@@ -25,17 +25,23 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, redis_proc: Server) -> Iterator[tuple[Server, Path]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, redis_proc: Server
+) -> Iterator[tuple[Server, Path]]:
     base = tmp_path_factory.mktemp("hostile-gunicorn")
     app_dir = write_app(base / "app", FILES)
     marks = base / "marks"
     marks.mkdir()
     env = {"HOSTILE_REDIS": f"redis://127.0.0.1:{redis_proc.port}/5", "HOSTILE_MARKS": str(marks)}
-    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", workers=2, threads=8, env=env, log_dir=base) as server:
+    with gunicorn(
+        f"handlerkit:create_app({str(app_dir)!r})", workers=2, threads=8, env=env, log_dir=base
+    ) as server:
         yield server, marks
 
 
-def exchange(server: Server, data: bytes, *, half_close: bool = True, timeout: float = 10.0) -> bytes:
+def exchange(
+    server: Server, data: bytes, *, half_close: bool = True, timeout: float = 10.0
+) -> bytes:
     """Send raw *data*, then read until the server closes (or *timeout*)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
         sock.sendall(data)
@@ -58,7 +64,10 @@ def body_of(response: bytes) -> bytes:
 
 
 def get(server: Server, path: str, headers: str = "") -> bytes:
-    return exchange(server, f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}\r\n".encode())
+    return exchange(
+        server,
+        f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}\r\n".encode(),
+    )
 
 
 def alive(server: Server) -> None:
@@ -73,8 +82,11 @@ def no_tracebacks(server: Server) -> None:
 
 def test_B3_short_body_then_hang_up_is_400_or_dropped(served: tuple[Server, Path]) -> None:
     server, _ = served
-    for path, ctype in (("/json", "application/json"), ("/upload", "multipart/form-data; boundary=xyz"),
-                        ("/users", "application/json")):
+    for path, ctype in (
+        ("/json", "application/json"),
+        ("/upload", "multipart/form-data; boundary=xyz"),
+        ("/users", "application/json"),
+    ):
         head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {ctype}\r\nContent-Length: 1000\r\n\r\n"
         response = exchange(server, head.encode() + b'{"a": "only part')
         assert response == b"" or status_of(response) == 400, response[:300]
@@ -109,11 +121,30 @@ def test_B3_short_body_then_hang_up_is_400_or_dropped(served: tuple[Server, Path
         b"GET /users/me HTTP/1.1\r\nHost: l\r\n folded: x\r\n\r\n",
         b"GET /users/me\x00 HTTP/1.1\r\nHost: l\r\n\r\n",
     ],
-    ids=["cl-and-te", "duplicate-cl", "duplicate-equal-cl", "negative-cl", "plus-cl", "hex-cl", "spaced-cl",
-         "two-te", "bad-chunk-size", "unknown-te", "space-before-colon", "http-9", "garbage", "space-in-name",
-         "nul-in-value", "del-in-value", "obs-fold", "nul-in-target"],
+    ids=[
+        "cl-and-te",
+        "duplicate-cl",
+        "duplicate-equal-cl",
+        "negative-cl",
+        "plus-cl",
+        "hex-cl",
+        "spaced-cl",
+        "two-te",
+        "bad-chunk-size",
+        "unknown-te",
+        "space-before-colon",
+        "http-9",
+        "garbage",
+        "space-in-name",
+        "nul-in-value",
+        "del-in-value",
+        "obs-fold",
+        "nul-in-target",
+    ],
 )
-def test_B4_ambiguous_framing_is_400_from_gunicorn(served: tuple[Server, Path], request_bytes: bytes) -> None:
+def test_B4_ambiguous_framing_is_400_from_gunicorn(
+    served: tuple[Server, Path], request_bytes: bytes
+) -> None:
     server, _ = served
     response = exchange(server, request_bytes)
     # gunicorn answers an unknown transfer coding with 501 (Not Implemented), all else with 400.
@@ -128,14 +159,25 @@ def test_B5_line_and_header_limits_are_414_and_431(served: tuple[Server, Path]) 
     long_line = exchange(server, f"GET /users/{'x' * 4100} HTTP/1.1\r\nHost: l\r\n\r\n".encode())
     assert status_of(long_line) == 414
     many = "".join(f"X-H{i}: v\r\n" for i in range(101))
-    assert status_of(exchange(server, f"GET /users/me HTTP/1.1\r\nHost: l\r\n{many}\r\n".encode())) == 431
+    assert (
+        status_of(exchange(server, f"GET /users/me HTTP/1.1\r\nHost: l\r\n{many}\r\n".encode()))
+        == 431
+    )
     huge = f"GET /users/me HTTP/1.1\r\nHost: l\r\nX-Big: {'v' * 8200}\r\n\r\n"
     assert status_of(exchange(server, huge.encode())) == 431
     cookie = f"GET /whoami HTTP/1.1\r\nHost: l\r\nCookie: a={'c' * 8200}\r\n\r\n"
     assert status_of(exchange(server, cookie.encode())) == 431
     # Just under the limits: the app answers.
     ok = "".join(f"X-H{i}: v\r\n" for i in range(90))
-    assert status_of(exchange(server, f"GET /users/me HTTP/1.1\r\nHost: l\r\nConnection: close\r\n{ok}\r\n".encode())) == 200
+    assert (
+        status_of(
+            exchange(
+                server,
+                f"GET /users/me HTTP/1.1\r\nHost: l\r\nConnection: close\r\n{ok}\r\n".encode(),
+            )
+        )
+        == 200
+    )
     for response in (long_line,):
         assert_no_leak(body_of(response), secrets=SECRETS)
     alive(server)
@@ -147,7 +189,9 @@ def test_B6_slow_clients_do_not_block_gthread_workers(served: tuple[Server, Path
     try:
         for _ in range(6):  # more slow clients than one worker has... threads are per connection
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-            sock.sendall(b"POST /json HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-")
+            sock.sendall(
+                b"POST /json HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-"
+            )
             slow.append(sock)
         for sock in slow[:3]:
             sock.sendall(b"Slow: 1\r\n\r\n{")  # headers done, body trickling
@@ -165,14 +209,18 @@ def test_D7_long_paths_over_gunicorn(served: tuple[Server, Path]) -> None:
     assert status_of(response) == 200 and len(json.loads(body_of(response))["path"]) == 1000
     response = get(server, "/users/" + "x" * 1100)
     assert status_of(response) == 400 and json.loads(body_of(response))["error"] == "invalid_param"
-    assert status_of(get(server, "/users/" + "x" * 4096)) == 414  # past gunicorn's request-line limit
+    assert (
+        status_of(get(server, "/users/" + "x" * 4096)) == 414
+    )  # past gunicorn's request-line limit
     response = get(server, "/files/a%2F..%2F..%2Fetc")
     assert status_of(response) == 400 and json.loads(body_of(response))["error"] == "invalid_param"
     response = get(server, "/users/a%2Fb")
     assert json.loads(body_of(response)) == {"id": "a/b"}
 
 
-def test_H1_a_burst_over_two_workers_with_redis_allows_exactly_the_limit(served: tuple[Server, Path]) -> None:
+def test_H1_a_burst_over_two_workers_with_redis_allows_exactly_the_limit(
+    served: tuple[Server, Path],
+) -> None:
     server, _ = served
     results: list[int] = []
     lock = threading.Lock()
@@ -212,8 +260,13 @@ def test_K1_a_client_leaving_mid_sse_runs_the_cleanup(served: tuple[Server, Path
 
 def test_K3_sse_routes_on_sync_workers_warn_at_startup(tmp_path: Path) -> None:
     app_dir = write_app(tmp_path / "app", FILES)
-    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", worker_class="sync", workers=1, threads=1,
-                  log_dir=tmp_path) as server:
+    with gunicorn(
+        f"handlerkit:create_app({str(app_dir)!r})",
+        worker_class="sync",
+        workers=1,
+        threads=1,
+        log_dir=tmp_path,
+    ) as server:
         deadline = time.monotonic() + 15
         while "server-sent events" not in server.output() and time.monotonic() < deadline:
             time.sleep(0.1)

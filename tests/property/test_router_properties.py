@@ -76,7 +76,9 @@ def reference(patterns: list[str], path: str) -> Any:
                 ok = False
                 break
             if segment.kind is Kind.STATIC:
-                literal = "_" + segment.value[3:] if segment.value[:3].lower() == "%5f" else segment.value
+                literal = (
+                    "_" + segment.value[3:] if segment.value[:3].lower() == "%5f" else segment.value
+                )
                 if parts[i] != literal:
                     ok = False
                     break
@@ -136,7 +138,9 @@ def test_precedence_matches_the_brute_force_reference(patterns: list[str], path:
         assert result[0] == expected[1], (path, result, expected)
 
 
-@given(st.lists(st.sampled_from(["a", "b", "a%2Fb", "%2F", "x%2Fy%2Fz", "c"]), min_size=1, max_size=4))
+@given(
+    st.lists(st.sampled_from(["a", "b", "a%2Fb", "%2F", "x%2Fy%2Fz", "c"]), min_size=1, max_size=4)
+)
 def test_a_dynamic_param_never_spans_two_segments(words: list[str]) -> None:
     app = build(["/u/[id]", "/u/[id]/[sub]", "/f/[...rest]"])
     assert app is not None

@@ -16,7 +16,14 @@ from handlerkit import NextRequest, NextResponse, with_cors, with_rate_limit
 from handlerkit.request import RequestCookies, SearchParams
 from handlerkit.response import CookieError
 from handlerkit.tokens import TokenError, issue_token, verify_token
-from handlerkit.webhooks import SignatureError, sign_github, sign_stripe, verify_github, verify_hmac, verify_stripe
+from handlerkit.webhooks import (
+    SignatureError,
+    sign_github,
+    sign_stripe,
+    verify_github,
+    verify_hmac,
+    verify_stripe,
+)
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
 SECRET = st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=24)
@@ -65,7 +72,9 @@ def test_cookies_set_then_parsed_round_trip(cookies: dict[str, str]) -> None:
 
 
 @given(NAMES, TEXT, SECRET)
-def test_signed_cookies_round_trip_and_reject_every_byte_flip(name: str, value: str, key: str) -> None:
+def test_signed_cookies_round_trip_and_reject_every_byte_flip(
+    name: str, value: str, key: str
+) -> None:
     response = NextResponse.json({})
     response.cookies.set_signed(name, value, secret_key=key)
     raw = response.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
@@ -86,7 +95,9 @@ def _flip(data: bytes, index: int, new: int) -> bytes:
 
 
 @given(st.binary(max_size=200), SECRET, st.data())
-def test_github_signature_any_single_byte_change_fails(payload: bytes, secret: str, data: st.DataObject) -> None:
+def test_github_signature_any_single_byte_change_fails(
+    payload: bytes, secret: str, data: st.DataObject
+) -> None:
     header = sign_github(payload, secret)
     verify_github(payload, header, secret)
     if payload:
@@ -103,7 +114,9 @@ def test_github_signature_any_single_byte_change_fails(payload: bytes, secret: s
 
 
 @given(st.binary(max_size=200), SECRET, st.data())
-def test_stripe_signature_any_single_byte_change_fails(payload: bytes, secret: str, data: st.DataObject) -> None:
+def test_stripe_signature_any_single_byte_change_fails(
+    payload: bytes, secret: str, data: st.DataObject
+) -> None:
     now = 1_700_000_000
     header = sign_stripe(payload, secret, now)
     assert verify_stripe(payload, header, secret, now=now) == now
@@ -120,24 +133,39 @@ def test_stripe_signature_any_single_byte_change_fails(payload: bytes, secret: s
         verify_stripe(payload, changed, secret, now=now, tolerance=None)
 
 
-@given(st.binary(max_size=200), SECRET, st.sampled_from(["hex", "base64", "base64url"]),
-       st.sampled_from(["sha256", "sha512", "sha1"]), st.data())
-def test_plain_hmac_any_single_byte_change_fails(payload: bytes, secret: str, encoding: str, algorithm: str,
-                                                 data: st.DataObject) -> None:
+@given(
+    st.binary(max_size=200),
+    SECRET,
+    st.sampled_from(["hex", "base64", "base64url"]),
+    st.sampled_from(["sha256", "sha512", "sha1"]),
+    st.data(),
+)
+def test_plain_hmac_any_single_byte_change_fails(
+    payload: bytes, secret: str, encoding: str, algorithm: str, data: st.DataObject
+) -> None:
     import base64
     import hashlib
     import hmac
 
     digest = hmac.new(secret.encode(), payload, algorithm).digest()
-    text = {"hex": digest.hex(), "base64": base64.b64encode(digest).decode(),
-            "base64url": base64.urlsafe_b64encode(digest).decode().rstrip("=")}[encoding]
+    text = {
+        "hex": digest.hex(),
+        "base64": base64.b64encode(digest).decode(),
+        "base64url": base64.urlsafe_b64encode(digest).decode().rstrip("="),
+    }[encoding]
     verify_hmac(payload, "v=" + text, secret, algorithm=algorithm, encoding=encoding, prefix="v=")
     if payload:
         i = data.draw(st.integers(0, len(payload) - 1))
         new = data.draw(st.integers(0, 255).filter(lambda b: b != payload[i]))
         with pytest.raises(SignatureError):
-            verify_hmac(_flip(payload, i, new), "v=" + text, secret, algorithm=algorithm, encoding=encoding,
-                        prefix="v=")
+            verify_hmac(
+                _flip(payload, i, new),
+                "v=" + text,
+                secret,
+                algorithm=algorithm,
+                encoding=encoding,
+                prefix="v=",
+            )
     signature = ("v=" + text).encode()
     i = data.draw(st.integers(0, len(signature) - 1))
     new = data.draw(st.integers(0, 255).filter(lambda b: b != signature[i]))
@@ -148,8 +176,11 @@ def test_plain_hmac_any_single_byte_change_fails(payload: bytes, secret: str, en
         decoded = None
         if changed.startswith("v=") and encoding != "hex":
             raw = changed[2:]
-            decoded = (base64.b64decode(raw, validate=True) if encoding == "base64"
-                       else base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            decoded = (
+                base64.b64decode(raw, validate=True)
+                if encoding == "base64"
+                else base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+            )
         assume(decoded != digest)  # base64 padding bits: a different text of the same digest
     except (ValueError, TypeError):
         pass
@@ -161,7 +192,10 @@ def test_plain_hmac_any_single_byte_change_fails(payload: bytes, secret: str, en
 # ------------------------------------------------------------------ tokens
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**18), 10**18) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**18), 10**18)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | TEXT,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(TEXT, children, max_size=4),
     max_leaves=12,
@@ -170,7 +204,10 @@ JSON = st.recursive(
 
 @given(JSON, SECRET, st.text(string.ascii_lowercase, min_size=1, max_size=10))
 def test_verify_issue_is_identity(value: Any, key: str, salt: str) -> None:
-    assert verify_token(issue_token(value, secret_key=key, salt=salt), secret_key=key, salt=salt) == value
+    assert (
+        verify_token(issue_token(value, secret_key=key, salt=salt), secret_key=key, salt=salt)
+        == value
+    )
 
 
 @given(JSON, st.lists(SECRET, min_size=2, max_size=4, unique=True))
@@ -188,11 +225,19 @@ def test_rotation_newest_signs_every_listed_key_verifies(value: Any, keys: list[
 # ------------------------------------------------------------------ rate limits
 
 
-@given(st.integers(1, 6), st.lists(st.sampled_from(["a", "b", "c"]), max_size=20),
-       st.sampled_from(["fixed-window", "moving-window", "sliding-window"]))
+@given(
+    st.integers(1, 6),
+    st.lists(st.sampled_from(["a", "b", "c"]), max_size=20),
+    st.sampled_from(["fixed-window", "moving-window", "sliding-window"]),
+)
 def test_rate_limit_headers_stay_in_range(limit: int, clients: list[str], strategy: str) -> None:
-    handler = with_rate_limit(lambda: {"ok": True}, limit=limit, window=60, strategy=strategy,
-                              key=lambda request, context: request.headers["X-C"])
+    handler = with_rate_limit(
+        lambda: {"ok": True},
+        limit=limit,
+        window=60,
+        strategy=strategy,
+        key=lambda request, context: request.headers["X-C"],
+    )
     seen: dict[str, int] = {}
     salt = str(next(_counter))
     for client in clients:
@@ -216,17 +261,32 @@ def test_rate_limit_headers_stay_in_range(limit: int, clients: list[str], strate
 
 # ------------------------------------------------------------------ CORS
 
-POOL = ["https://a.example", "https://b.example", "http://a.example", "https://a.example:8443", "null",
-        "https://A.example", "https://a.example.evil", "https://xa.example"]
+POOL = [
+    "https://a.example",
+    "https://b.example",
+    "http://a.example",
+    "https://a.example:8443",
+    "null",
+    "https://A.example",
+    "https://a.example.evil",
+    "https://xa.example",
+]
 ORIGINS = st.sampled_from(POOL) | st.text(max_size=30)
 
 
-@given(st.lists(st.sampled_from(POOL[:4]), min_size=1, max_size=3, unique=True), st.one_of(st.none(), ORIGINS),
-       st.booleans(), st.sampled_from(["GET", "POST", "DELETE", "PATCH"]))
-def test_allow_origin_is_set_exactly_when_the_origin_is_allowed(allowed: list[str], origin: str | None,
-                                                                 credentials: bool, asked: str) -> None:
+@given(
+    st.lists(st.sampled_from(POOL[:4]), min_size=1, max_size=3, unique=True),
+    st.one_of(st.none(), ORIGINS),
+    st.booleans(),
+    st.sampled_from(["GET", "POST", "DELETE", "PATCH"]),
+)
+def test_allow_origin_is_set_exactly_when_the_origin_is_allowed(
+    allowed: list[str], origin: str | None, credentials: bool, asked: str
+) -> None:
     assume(origin is None or origin.isprintable() and "\r" not in origin and "\n" not in origin)
-    handler = with_cors(lambda: {"ok": True}, origins=allowed, credentials=credentials, methods=["GET", "POST"])
+    handler = with_cors(
+        lambda: {"ok": True}, origins=allowed, credentials=credentials, methods=["GET", "POST"]
+    )
     headers = {"Origin": origin} if origin is not None else {}
     response = handler(NextRequest("/x", headers=headers))
     permitted = origin in allowed
@@ -234,8 +294,13 @@ def test_allow_origin_is_set_exactly_when_the_origin_is_allowed(allowed: list[st
     if permitted:
         assert response.headers["Access-Control-Allow-Origin"] == origin
         assert ("Access-Control-Allow-Credentials" in response.headers) == credentials
-    preflight = handler(NextRequest("/x", method="OPTIONS", headers={**headers,
-                                                                     "Access-Control-Request-Method": asked}))
-    assert ("Access-Control-Allow-Origin" in preflight.headers) == (permitted and asked in ("GET", "POST"))
+    preflight = handler(
+        NextRequest(
+            "/x", method="OPTIONS", headers={**headers, "Access-Control-Request-Method": asked}
+        )
+    )
+    assert ("Access-Control-Allow-Origin" in preflight.headers) == (
+        permitted and asked in ("GET", "POST")
+    )
     if "Access-Control-Max-Age" in preflight.headers:
         assert 0 <= int(preflight.headers["Access-Control-Max-Age"]) <= 7200

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.slow
 def test_soak_smoke_completes_and_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert soak.main(["--requests", "2000", "--clients", "4"]) == 0
     out = capsys.readouterr().out
-    assert "| requests | RSS w1 (kB) | RSS w2 (kB) | FDs w1 | FDs w2 | temp files | Redis keys |" in out
+    assert (
+        "| requests | RSS w1 (kB) | RSS w2 (kB) | FDs w1 | FDs w2 | temp files | Redis keys |"
+        in out
+    )
     assert out.count("\n| 2000 |") == 2  # the last checkpoint and the after-drain sample
     assert "Unexpected:" not in out  # every answer had its expected status; no traceback in the log
     assert "| Redis keys back to baseline after the TTL | holds |" in out
