@@ -16,7 +16,7 @@ import sseclient
 
 from handlerkit import App, NextRequest, sse
 from handlerkit.testing import Client, write_app
-from tests.support.servers import Server, gunicorn
+from tests.support.servers import Server, gunicorn, wait_for_file
 
 ROUTES = {
     "ten/route.py": """
@@ -112,15 +112,6 @@ def server(app_dir: Path) -> Iterator[Server]:
         f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=8
     ) as running:
         yield running
-
-
-def wait_for(path: Path, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 # -- framing -------------------------------------------------------------------
@@ -351,7 +342,7 @@ def test_heartbeats_arrive_while_the_stream_is_idle_over_gunicorn(
         )
         received = read_until(sock, b": ping\n\n", 3)
     assert received.count(b"data: ready") == 1
-    assert wait_for(marker)
+    assert wait_for_file(marker)
 
 
 def test_closing_the_client_runs_cleanup_within_one_heartbeat_over_gunicorn(
@@ -366,12 +357,13 @@ def test_closing_the_client_runs_cleanup_within_one_heartbeat_over_gunicorn(
         read_until(sock, b"data: ready\n\n", 1)
         assert not marker.exists()
         closed_at = time.monotonic()
-    assert wait_for(marker, timeout=heartbeat + 5), "the generator's finally never ran"
-    elapsed = float(marker.read_text()) - closed_at
+    written = wait_for_file(marker, timeout=heartbeat + 5)
+    assert written, "the generator's finally never ran"
+    elapsed = float(written) - closed_at
     # The disconnect is noticed at the next heartbeat tick (a peek sees EOF)
     # and the idle generator is closed at its next tick; one second of slack.
     assert elapsed < heartbeat + 1.0, f"cleanup took {elapsed:.2f} s with a {heartbeat} s heartbeat"
-    assert wait_for(Path(f"{marker}.on_close"))
+    assert wait_for_file(Path(f"{marker}.on_close")) == "called"
 
 
 def test_a_generator_error_sends_an_error_event_then_closes_over_gunicorn(server: Server) -> None:

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from handlerkit.testing import write_app
-from tests.support.servers import gunicorn
+from tests.support.servers import gunicorn, wait_for_file
 
 pytestmark = pytest.mark.slow
 
@@ -78,14 +78,6 @@ def effects(state: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def wait_for(path: Path, timeout: float = 15) -> str:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        time.sleep(0.01)
-    return path.read_text()
-
-
 def test_in_flight_key_on_another_worker_is_409_then_replayed(
     tmp_path: Path, redis_url: str
 ) -> None:
@@ -99,7 +91,8 @@ def test_in_flight_key_on_another_worker_is_409_then_replayed(
             first_future = pool.submit(
                 requests.post, url, json=payload, headers=headers, timeout=30
             )
-            busy_pid = wait_for(state / "started")
+            busy_pid = wait_for_file(state / "started", timeout=15)
+            assert busy_pid, "the first request never reached the handler"
             # Worker A is blocked inside the handler, so a sync worker B serves these.
             in_flight = requests.post(url, json=payload, headers=headers, timeout=10)
             reused = requests.post(url, json={"item": "lamp"}, headers=headers, timeout=10)

@@ -13,7 +13,7 @@ import requests
 
 from handlerkit import App
 from handlerkit.testing import Client, write_app
-from tests.support.servers import Server, gunicorn
+from tests.support.servers import Server, gunicorn, wait_for_file
 
 ROUTES = {
     # Yields a chunk, then waits until the client creates the file named by the
@@ -84,15 +84,6 @@ def server(app_dir: Path) -> Iterator[Server]:
         f"handlerkit:create_app({str(app_dir)!r})", worker_class="gthread", threads=4
     ) as running:
         yield running
-
-
-def wait_for(path: Path, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 # -- in process ----------------------------------------------------------------
@@ -225,8 +216,7 @@ def test_a_client_disconnect_runs_the_generator_finally_over_gunicorn(
             received += sock.recv(65536)
         assert received.startswith(b"HTTP/1.1 200 OK")
         assert not marker.exists()
-    assert wait_for(marker), "the generator's finally did not run after the client left"
-    assert marker.read_text() == "closed"
+    assert wait_for_file(marker) == "closed", "the generator's finally did not run after the client left"
 
 
 def test_an_exception_mid_stream_ends_the_response_cleanly_over_gunicorn(server: Server) -> None:

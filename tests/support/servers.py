@@ -39,6 +39,24 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeou
     pytest.fail(f"nothing listened on port {port} within {timeout} s")
 
 
+def wait_for_file(path: Path, timeout: float = 10.0) -> str | None:
+    """Poll until *path* holds some text (a server-side marker); return it, or ``None`` on timeout.
+
+    Waiting for content rather than existence avoids reading a file the server
+    has created but not yet written.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            text = ""
+        if text:
+            return text
+        time.sleep(0.01)
+    return None
+
+
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
     """Stop *proc* by PID with *sig*, then SIGKILL if it does not exit in time."""
     if proc.poll() is not None:
