@@ -6,8 +6,8 @@ import hashlib
 import io
 import json
 import os
-import time
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
