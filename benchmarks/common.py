@@ -35,7 +35,9 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
-def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+def start_response(
+    status: str, headers: list[tuple[str, str]], exc_info: Any = None
+) -> Callable[[bytes], None]:
     """A WSGI ``start_response`` that keeps nothing."""
     return _write
 
@@ -48,7 +50,9 @@ def call(app: Callable[..., Any], environ: dict[str, Any]) -> tuple[str, dict[st
     """Call a WSGI app once and return ``(status, headers, body)``."""
     seen: list[Any] = []
 
-    def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+    def keep(
+        status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
         seen[:] = [status, headers]
         return _write
 
@@ -74,7 +78,9 @@ def set_clock(name: str) -> None:
     CLOCK = CLOCKS[name]
 
 
-def run_batch(app: Callable[..., Any], make_environ: Callable[[], dict[str, Any]], count: int) -> float:
+def run_batch(
+    app: Callable[..., Any], make_environ: Callable[[], dict[str, Any]], count: int
+) -> float:
     """Serve *count* requests in process and return the mean microseconds per request.
 
     Each call gets a fresh environ, the body is iterated and ``close()`` is
@@ -93,7 +99,9 @@ def run_batch(app: Callable[..., Any], make_environ: Callable[[], dict[str, Any]
     return (perf_counter() - started) * 1e6 / count
 
 
-def calibrate(app: Callable[..., Any], make_environ: Callable[[], dict[str, Any]], target_seconds: float) -> int:
+def calibrate(
+    app: Callable[..., Any], make_environ: Callable[[], dict[str, Any]], target_seconds: float
+) -> int:
     """Return how many requests take about *target_seconds* (at least 20)."""
     per_request = run_batch(app, make_environ, 50) / 1e6
     return max(20, int(target_seconds / max(per_request, 1e-7)))
@@ -134,7 +142,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    versions = ", ".join(f"{n} {version(n)}" for n in ("werkzeug", "flask", "falcon", "bottle", "gunicorn"))
+    versions = ", ".join(
+        f"{n} {version(n)}" for n in ("werkzeug", "flask", "falcon", "bottle", "gunicorn")
+    )
     return f"{cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}; {versions}"
 
 

@@ -54,7 +54,9 @@ def check_answers(apps: dict[str, object], served: dict[str, tuple[str, ...]]) -
             want_status, want_body = EXPECTED[endpoint]
             got = json.loads(body)
             if int(status.split()[0]) != want_status or got != want_body:
-                raise SystemExit(f"{name} {endpoint}: answered {status} {body!r}, expected {want_status} {want_body!r}")
+                raise SystemExit(
+                    f"{name} {endpoint}: answered {status} {body!r}, expected {want_status} {want_body!r}"
+                )
             content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
             if "json" not in content_type:
                 raise SystemExit(f"{name} {endpoint}: Content-Type {content_type!r}")
@@ -115,7 +117,11 @@ def report(results: dict[tuple[str, str], float], names: list[str]) -> tuple[str
                 speedup = best / hk
                 ok = speedup >= PEER_SPEEDUP
                 goal_rows.append(
-                    [f"{e}: ≥ {PEER_SPEEDUP}× the fastest peer", f"{best_name} {fmt(best)} µs / handlerkit {fmt(hk)} µs = {fmt(speedup, 2)}×", verdict(ok)]
+                    [
+                        f"{e}: ≥ {PEER_SPEEDUP}× the fastest peer",
+                        f"{best_name} {fmt(best)} µs / handlerkit {fmt(hk)} µs = {fmt(speedup, 2)}×",
+                        verdict(ok),
+                    ]
                 )
                 if not ok:
                     missed.append(f"{e}: {fmt(speedup, 2)}× {best_name}, goal {PEER_SPEEDUP}×")
@@ -123,7 +129,11 @@ def report(results: dict[tuple[str, str], float], names: list[str]) -> tuple[str
             speedup = results[("flask", e)] / hk
             ok = speedup >= FLASK_SPEEDUP
             goal_rows.append(
-                [f"{e}: ≥ {FLASK_SPEEDUP}× Flask", f"flask {fmt(results[('flask', e)])} µs / handlerkit {fmt(hk)} µs = {fmt(speedup, 2)}×", verdict(ok)]
+                [
+                    f"{e}: ≥ {FLASK_SPEEDUP}× Flask",
+                    f"flask {fmt(results[('flask', e)])} µs / handlerkit {fmt(hk)} µs = {fmt(speedup, 2)}×",
+                    verdict(ok),
+                ]
             )
             if not ok:
                 missed.append(f"{e}: {fmt(speedup, 2)}× Flask, goal {FLASK_SPEEDUP}×")
@@ -132,19 +142,31 @@ def report(results: dict[tuple[str, str], float], names: list[str]) -> tuple[str
         overhead = (hk_e - hk_a) / hk_a
         ok = overhead <= E_OVERHEAD
         goal_rows.append(
-            [f"E's overhead over A ≤ {E_OVERHEAD:g}× A", f"({fmt(hk_e)} − {fmt(hk_a)}) / {fmt(hk_a)} = {fmt(overhead, 2)}×", verdict(ok)]
+            [
+                f"E's overhead over A ≤ {E_OVERHEAD:g}× A",
+                f"({fmt(hk_e)} − {fmt(hk_a)}) / {fmt(hk_a)} = {fmt(overhead, 2)}×",
+                verdict(ok),
+            ]
         )
         if not ok:
             missed.append(f"E overhead {fmt(overhead, 2)}× A, goal ≤ {E_OVERHEAD:g}×")
     elif hk_a:
-        goal_rows.append(["D, E (handlerkit)", "not measured: the wrappers are not importable", "**NOT RUN**"])
+        goal_rows.append(
+            ["D, E (handlerkit)", "not measured: the wrappers are not importable", "**NOT RUN**"]
+        )
         missed.append("D/E not measured")
-    ratios = table(["endpoint", "handlerkit µs", *(f"{p} ÷ hk" for p in peers), "hk ÷ raw"], ratio_rows)
+    ratios = table(
+        ["endpoint", "handlerkit µs", *(f"{p} ÷ hk" for p in peers), "hk ÷ raw"], ratio_rows
+    )
     goals = table(["goal", "figures", "result"], goal_rows)
     text = (
-        "### µs per request (median of interleaved rounds)\n\n" + raw
+        "### µs per request (median of interleaved rounds)\n\n"
+        + raw
         + "\n\n### Ratios (peer ÷ handlerkit: how many times faster handlerkit is; hk ÷ raw: times the floor)\n\n"
-        + ratios + "\n\n### Goals\n\n" + goals + "\n"
+        + ratios
+        + "\n\n### Goals\n\n"
+        + goals
+        + "\n"
     )
     return text, goals, missed
 
@@ -152,14 +174,20 @@ def report(results: dict[tuple[str, str], float], names: list[str]) -> tuple[str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--batch", type=float, default=0.03, help="seconds per batch (default 0.03)")
+    parser.add_argument(
+        "--batch", type=float, default=0.03, help="seconds per batch (default 0.03)"
+    )
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     parser.add_argument(
-        "--clock", choices=("cpu", "wall"), default="cpu",
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
         help="cpu: process CPU time (default; steady on a shared machine); wall: perf_counter",
     )
     parser.add_argument("--smoke", action="store_true", help="a few hundred requests, no goals")
-    parser.add_argument("--write", action="store_true", help="record the tables in benchmarks/results/")
+    parser.add_argument(
+        "--write", action="store_true", help="record the tables in benchmarks/results/"
+    )
     args = parser.parse_args(argv)
 
     set_clock(args.clock)

@@ -64,12 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     ok = growth <= MAX_GROWTH
     goals = table(
         ["goal", "figures", "result"],
-        [[f"RSS after {total:,} requests within {MAX_GROWTH:.0%} of RSS after {first:,}",
-          f"{after_first / 2**20:.2f} MiB → {after_total / 2**20:.2f} MiB ({growth:+.2%})", verdict(ok)]],
+        [
+            [
+                f"RSS after {total:,} requests within {MAX_GROWTH:.0%} of RSS after {first:,}",
+                f"{after_first / 2**20:.2f} MiB → {after_total / 2**20:.2f} MiB ({growth:+.2%})",
+                verdict(ok),
+            ]
+        ],
     )
     text = (
         f"## Memory (`python benchmarks/memory.py`)\n\n{machine()}; endpoints {', '.join(served)} in turn.\n\n"
-        + goals + "\n"
+        + goals
+        + "\n"
     )
     print(text)
     if args.write and not args.smoke:

@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{key}: answered {status} {body!r}")
     gc.collect()
     gc.freeze()
-    counts = {key: 10 if args.smoke else calibrate(app, make, args.batch) for key, app in apps.items()}
+    counts = {
+        key: 10 if args.smoke else calibrate(app, make, args.batch) for key, app in apps.items()
+    }
     samples: dict[tuple[str, int], list[float]] = {key: [] for key in apps}
     import random
 
@@ -80,22 +82,39 @@ def main(argv: list[str] | None = None) -> int:
     rows, goal_rows, missed = [], [], []
     for kind in ("tree", "router"):
         base = result[kind, 0]
-        rows.append([kind, *(fmt(result[kind, size], 2) for size in sizes), fmt(result[kind, sizes[-1]] - base, 2)])
+        rows.append(
+            [
+                kind,
+                *(fmt(result[kind, size], 2) for size in sizes),
+                fmt(result[kind, sizes[-1]] - base, 2),
+            ]
+        )
         added = result[kind, sizes[-1]] - base
         ok = added <= MAX_ADDED_US
-        goal_rows.append([f"{kind}: +{sizes[-1]:,} routes ≤ +{MAX_ADDED_US:g} µs", f"{fmt(added, 2)} µs", verdict(ok)])
+        goal_rows.append(
+            [
+                f"{kind}: +{sizes[-1]:,} routes ≤ +{MAX_ADDED_US:g} µs",
+                f"{fmt(added, 2)} µs",
+                verdict(ok),
+            ]
+        )
         if not ok:
             missed.append(f"{kind}: +{fmt(added, 2)} µs with {sizes[-1]:,} routes")
     text = (
         f"## Routing scale (`python benchmarks/routing_scale.py`)\n\n{machine()}; clock: {args.clock}.\n"
         "Endpoint B (`GET /users/42`), µs per request, medians of interleaved rounds.\n\n"
         + table(["app", *(f"+{size:,} routes" for size in sizes), "added"], rows)
-        + "\n\n" + table(["goal", "figure", "result"], goal_rows) + "\n"
+        + "\n\n"
+        + table(["goal", "figure", "result"], goal_rows)
+        + "\n"
     )
     print(text)
     if args.write and not args.smoke:
         path = write_results("routing_scale", text)
-        write_summary("routing_scale", "**Routing scale** (endpoint B)\n\n" + table(["goal", "figure", "result"], goal_rows))
+        write_summary(
+            "routing_scale",
+            "**Routing scale** (endpoint B)\n\n" + table(["goal", "figure", "result"], goal_rows),
+        )
         print(f"written to {path}")
     if missed and not args.smoke:
         print("GOALS MISSED: " + "; ".join(missed), file=sys.stderr)

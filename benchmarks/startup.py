@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import random
 import resource
@@ -32,7 +31,16 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import ROOT, fmt, machine, median, table, verdict, write_results, write_summary  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    ROOT,
+    fmt,
+    machine,
+    median,
+    table,
+    verdict,
+    write_results,
+    write_summary,
+)
 
 ROUTES = 1000
 FRAMEWORKS = ("handlerkit", "flask", "werkzeug", "falcon", "bottle")
@@ -68,9 +76,14 @@ def _module_source(name: str, count: int, tree: Path) -> str:
             "",
         ]
         for index in range(len(patterns)):
-            lines += [f"def view{index}(request, id=None):", f"    return Response(json.dumps({{'route': {index}, 'id': id}}), mimetype='application/json')", ""]
+            lines += [
+                f"def view{index}(request, id=None):",
+                f"    return Response(json.dumps({{'route': {index}, 'id': id}}), mimetype='application/json')",
+                "",
+            ]
         rules = ", ".join(
-            f"Rule({p.replace('[id]', '<id>')!r}, endpoint=view{i}, methods=['GET'])" for i, p in enumerate(patterns)
+            f"Rule({p.replace('[id]', '<id>')!r}, endpoint=view{i}, methods=['GET'])"
+            for i, p in enumerate(patterns)
         )
         lines += [
             f"url_map = Map([{rules}])",
@@ -104,7 +117,7 @@ def _module_source(name: str, count: int, tree: Path) -> str:
 
 
 def _tree_files(count: int) -> dict[str, str]:
-    from benchmarks.apps.handlerkit_app import A, B, C, EXTRA
+    from benchmarks.apps.handlerkit_app import EXTRA, A, B, C
 
     files = {"hello/route.py": A, "users/[id]/route.py": B, "q/route.py": C}
     for pattern in _patterns(count)[3:]:
@@ -114,9 +127,11 @@ def _tree_files(count: int) -> dict[str, str]:
 
 def prepare(count: int) -> Path:
     """Write (once) the apps for *count* routes and return their directory."""
-    from benchmarks.apps.handlerkit_app import A, B, C, EXTRA
+    from benchmarks.apps.handlerkit_app import EXTRA, A, B, C
 
-    digest = hashlib.sha1(repr((count, A, B, C, EXTRA, Path(__file__).read_bytes())).encode()).hexdigest()[:10]
+    digest = hashlib.sha1(
+        repr((count, A, B, C, EXTRA, Path(__file__).read_bytes())).encode()
+    ).hexdigest()[:10]
     root = Path(tempfile.gettempdir()) / "handlerkit-bench" / f"startup-{count}-{digest}"
     if (root / "complete").exists():
         return root
@@ -159,7 +174,9 @@ def run_once(name: str, root: Path, clock: str = "cpu") -> tuple[float, float]:
     """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    code = _CHILD.format(root=str(root), name=name, clock="process_time" if clock == "cpu" else "perf_counter")
+    code = _CHILD.format(
+        root=str(root), name=name, clock="process_time" if clock == "cpu" else "perf_counter"
+    )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -209,15 +226,21 @@ def main(argv: list[str] | None = None) -> int:
     ok = hk <= construct["flask"]
     goals = table(
         ["goal", "figures", "result"],
-        [[f"{count} route.py files construct no slower than Flask's {count} rules",
-          f"handlerkit {fmt(hk, 3)} s, flask {fmt(construct['flask'], 3)} s ({fmt(construct['flask'] / hk, 2)}×)",
-          verdict(ok)]],
+        [
+            [
+                f"{count} route.py files construct no slower than Flask's {count} rules",
+                f"handlerkit {fmt(hk, 3)} s, flask {fmt(construct['flask'], 3)} s ({fmt(construct['flask'] / hk, 2)}×)",
+                verdict(ok),
+            ]
+        ],
     )
     text = (
         f"## Startup (`python benchmarks/startup.py`)\n\n{machine()}; {count} routes; {rounds} rounds; "
         f"warm bytecode caches; clock: {args.clock}.\n\n"
         + table(["framework", "construct s (median)", "whole process s", "÷ handlerkit"], rows)
-        + "\n\n" + goals + "\n"
+        + "\n\n"
+        + goals
+        + "\n"
     )
     print(text)
     if args.write and not args.smoke:
@@ -225,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         write_summary("startup", "**Startup** (1000 routes, fresh process)\n\n" + goals)
         print(f"written to {path}")
     if not ok and not args.smoke:
-        print(f"GOAL MISSED: handlerkit {hk:.3f} s > flask {construct['flask']:.3f} s", file=sys.stderr)
+        print(
+            f"GOAL MISSED: handlerkit {hk:.3f} s > flask {construct['flask']:.3f} s",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -68,7 +68,9 @@ def bench_token() -> str:
     """Return a bearer token for E, signed the way ``handlerkit.tokens.issue_token`` signs."""
     from handlerkit.tokens import issue_token
 
-    return issue_token({"sub": "user-1", "roles": ["writer"]}, secret_key=SECRET_KEY, salt=TOKEN_SALT)
+    return issue_token(
+        {"sub": "user-1", "roles": ["writer"]}, secret_key=SECRET_KEY, salt=TOKEN_SALT
+    )
 
 
 def access_logger(name: str) -> logging.Logger:
@@ -118,10 +120,15 @@ def request_factory(endpoint: str) -> Callable[[], dict[str, Any]]:
     elif endpoint == "B":
         base = _environ("GET", "/users/42", **{"wsgi.input": empty})
     elif endpoint == "C":
-        base = _environ("GET", "/q", "page=2&limit=10", HTTP_COOKIE="session=abc", **{"wsgi.input": empty})
+        base = _environ(
+            "GET", "/q", "page=2&limit=10", HTTP_COOKIE="session=abc", **{"wsgi.input": empty}
+        )
     elif endpoint in ("D", "E"):
         body = json.dumps(USER_BODY if endpoint == "D" else ITEM_BODY).encode()
-        extra: dict[str, Any] = {"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body))}
+        extra: dict[str, Any] = {
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+        }
         if endpoint == "E":
             extra.update(HTTP_AUTHORIZATION=f"Bearer {bench_token()}", HTTP_ORIGIN=ORIGIN)
         base = _environ("POST", "/users" if endpoint == "D" else "/items", **extra)
@@ -147,7 +154,12 @@ def http_request(endpoint: str) -> tuple[str, str, dict[str, str], bytes]:
     if endpoint == "C":
         return "GET", "/q?page=2&limit=10", {"Cookie": "session=abc"}, b""
     if endpoint == "D":
-        return "POST", "/users", {"Content-Type": "application/json"}, json.dumps(USER_BODY).encode()
+        return (
+            "POST",
+            "/users",
+            {"Content-Type": "application/json"},
+            json.dumps(USER_BODY).encode(),
+        )
     if endpoint == "E":
         headers = {
             "Content-Type": "application/json",

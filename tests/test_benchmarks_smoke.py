@@ -25,7 +25,9 @@ def run_script(name: str, *args: str, timeout: float = 110) -> str:
         text=True,
         timeout=timeout,
     )
-    assert proc.returncode == 0, f"{name} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"{name} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc.stdout
 
 
@@ -74,9 +76,16 @@ def test_inprocess_goals_are_judged_from_the_ratios() -> None:
         sys.path.remove(str(ROOT))
     names = ["handlerkit", "raw", "flask", "falcon"]
     results = {
-        ("handlerkit", "A"): 6.0, ("raw", "A"): 3.0, ("flask", "A"): 60.0, ("falcon", "A"): 12.0,
-        ("handlerkit", "B"): 10.0, ("raw", "B"): 3.0, ("flask", "B"): 60.0, ("falcon", "B"): 12.0,
-        ("handlerkit", "E"): 40.0, ("flask", "E"): 100.0,
+        ("handlerkit", "A"): 6.0,
+        ("raw", "A"): 3.0,
+        ("flask", "A"): 60.0,
+        ("falcon", "A"): 12.0,
+        ("handlerkit", "B"): 10.0,
+        ("raw", "B"): 3.0,
+        ("flask", "B"): 60.0,
+        ("falcon", "B"): 12.0,
+        ("handlerkit", "E"): 40.0,
+        ("flask", "E"): 100.0,
     }
     text, goals, missed = report(results, names)
     assert "falcon 12.0 µs / handlerkit 6.0 µs = 2.00×" in goals

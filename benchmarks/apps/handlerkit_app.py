@@ -17,23 +17,23 @@ from typing import Any
 
 from benchmarks.workload import EXTRA_ROUTES, extra_paths
 
-A = '''\
+A = """\
 from handlerkit import NextResponse
 
 
 def GET(request):
     return NextResponse.json({"message": "Hello, World!"})
-'''
+"""
 
-B = '''\
+B = """\
 from handlerkit import NextResponse
 
 
 def GET(request, context):
     return NextResponse.json({"id": context.params["id"]})
-'''
+"""
 
-C = '''\
+C = """\
 from handlerkit import NextResponse
 
 
@@ -47,9 +47,9 @@ def GET(request):
             "session": session.value if session is not None else None,
         }
     )
-'''
+"""
 
-D = '''\
+D = """\
 from handlerkit import NextResponse, with_validation
 
 from benchmarks.workload import UserSchema
@@ -58,9 +58,9 @@ from benchmarks.workload import UserSchema
 @with_validation(body=UserSchema)
 def POST(request, context):
     return NextResponse.json(context.state.body, status=201)
-'''
+"""
 
-E = '''\
+E = """\
 from handlerkit import (
     NextResponse,
     compose,
@@ -85,15 +85,15 @@ stack = compose(
 @stack
 def POST(request, context):
     return NextResponse.json({**context.state.body, "owner": context.state.user["sub"]}, status=201)
-'''
+"""
 
-EXTRA = '''\
+EXTRA = """\
 from handlerkit import NextResponse
 
 
 def GET(request, context):
     return NextResponse.json({"id": context.params.get("id")})
-'''
+"""
 
 
 def wrappers_available() -> bool:
@@ -151,9 +151,8 @@ def write_tree(extra_routes: int = EXTRA_ROUTES, endpoints: tuple[str, ...] = EN
 
 def create(extra_routes: int = EXTRA_ROUTES) -> Callable[..., Any]:
     """Return ``App`` serving the generated ``route.py`` tree."""
-    from handlerkit import App
-
     from benchmarks.workload import access_logger
+    from handlerkit import App
 
     access_logger("handlerkit.access")  # with_logging's lines: formatted, then dropped
 

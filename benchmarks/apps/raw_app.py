@@ -26,21 +26,35 @@ def create(extra_routes: int = EXTRA_ROUTES) -> Callable[..., Iterable[bytes]]:
 
     schema = UserSchema()
 
-    def hello(environ: dict[str, Any], start_response: Callable[..., Any], param: str) -> list[bytes]:
+    def hello(
+        environ: dict[str, Any], start_response: Callable[..., Any], param: str
+    ) -> list[bytes]:
         return _answer(start_response, "200 OK", {"message": "Hello, World!"})
 
-    def user(environ: dict[str, Any], start_response: Callable[..., Any], param: str) -> list[bytes]:
+    def user(
+        environ: dict[str, Any], start_response: Callable[..., Any], param: str
+    ) -> list[bytes]:
         return _answer(start_response, "200 OK", {"id": param})
 
-    def query(environ: dict[str, Any], start_response: Callable[..., Any], param: str) -> list[bytes]:
+    def query(
+        environ: dict[str, Any], start_response: Callable[..., Any], param: str
+    ) -> list[bytes]:
         args = dict(parse_qsl(environ.get("QUERY_STRING", "")))
         cookies = dict(
-            part.strip().split("=", 1) for part in environ.get("HTTP_COOKIE", "").split(";") if "=" in part
+            part.strip().split("=", 1)
+            for part in environ.get("HTTP_COOKIE", "").split(";")
+            if "=" in part
         )
-        data = {"page": args.get("page"), "limit": args.get("limit"), "session": cookies.get("session")}
+        data = {
+            "page": args.get("page"),
+            "limit": args.get("limit"),
+            "session": cookies.get("session"),
+        }
         return _answer(start_response, "200 OK", data)
 
-    def create_user(environ: dict[str, Any], start_response: Callable[..., Any], param: str) -> list[bytes]:
+    def create_user(
+        environ: dict[str, Any], start_response: Callable[..., Any], param: str
+    ) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         try:
             data = schema.load(json.loads(environ["wsgi.input"].read(length)))
@@ -48,7 +62,9 @@ def create(extra_routes: int = EXTRA_ROUTES) -> Callable[..., Iterable[bytes]]:
             return _answer(start_response, "422 UNPROCESSABLE ENTITY", {"error": str(exc)})
         return _answer(start_response, "201 CREATED", data)
 
-    def extra(environ: dict[str, Any], start_response: Callable[..., Any], param: str) -> list[bytes]:
+    def extra(
+        environ: dict[str, Any], start_response: Callable[..., Any], param: str
+    ) -> list[bytes]:
         return _answer(start_response, "200 OK", {"id": param})
 
     static: dict[tuple[str, str], Callable[..., list[bytes]]] = {

@@ -21,7 +21,10 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def create(extra_routes: int = EXTRA_ROUTES) -> Callable[..., Any]:
     """Return the Werkzeug app."""
-    rules = [Rule(p.replace("[id]", "<id>"), endpoint="extra", methods=["GET"]) for p in extra_paths(extra_routes)]
+    rules = [
+        Rule(p.replace("[id]", "<id>"), endpoint="extra", methods=["GET"])
+        for p in extra_paths(extra_routes)
+    ]
     rules += [
         Rule("/hello", endpoint="hello", methods=["GET"]),
         Rule("/users/<id>", endpoint="user", methods=["GET"]),

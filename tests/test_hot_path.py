@@ -1,0 +1,168 @@
+"""The hot-path shortcuts (issue 7) give exactly the results of the generic code they replace."""
+
+from __future__ import annotations
+
+import json
+import random
+import types
+from urllib.parse import parse_qsl
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
+from werkzeug.http import parse_cookie
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from handlerkit import App, NextRequest, NextResponse, RouteContext, Router
+from handlerkit.errors import RouteDefinitionError
+from handlerkit.request import RequestCookies, parse_query
+from handlerkit.response import _json_default, json_dumps
+from handlerkit.routing.tree import _match
+
+QUERY_ALPHABET = st.sampled_from(list("ab=&+%2F41e9C3A;x ") + ["%C3%A9", "%e9", "%", "\u00e9"])
+COOKIE_TOKENS = st.sampled_from(
+    [
+        "a",
+        "b",
+        "=",
+        ";",
+        " ",
+        "\t",
+        "\r",
+        "\n",
+        '"',
+        "\\",
+        "\x1c",
+        "\xc2\xa0",
+        "\xe2\x80\xa8",
+        "\xff",
+        "%1c",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(QUERY_ALPHABET, max_size=14).map("".join))
+def test_parse_query_matches_parse_qsl(query: str) -> None:
+    assert parse_query(query) == parse_qsl(
+        query, keep_blank_values=True, encoding="utf-8", errors="replace"
+    )
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(COOKIE_TOKENS, max_size=14).map("".join))
+def test_cookie_parsing_matches_werkzeug_including_order_of_repeated_names(header: str) -> None:
+    expected_header = header
+    if not header.isascii():  # what RequestCookies documents for non-UTF-8 bytes
+        expected_header = header.encode("latin-1", "replace").decode("utf-8", "replace")
+        expected_header = expected_header.encode("utf-8").decode("latin-1")
+    expected = list(parse_cookie(expected_header, cls=MultiDict).items(multi=True))
+    assert [(c.name, c.value) for c in RequestCookies(header)] == expected
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_json_dumps_matches_json_dumps_with_the_same_options(value: object) -> None:
+    try:
+        expected = json.dumps(
+            value, separators=(",", ":"), ensure_ascii=False, default=_json_default
+        ).encode()
+    except UnicodeEncodeError:  # lone surrogates: sent escaped
+        expected = json.dumps(value, separators=(",", ":"), default=_json_default).encode("ascii")
+    assert json_dumps(value) == expected
+
+
+def test_json_dumps_still_reports_a_cycle_as_value_error() -> None:
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference"):
+        json_dumps({"a": cycle})
+
+
+def test_nextresponse_json_is_one_bound_method_and_builds_a_full_response() -> None:
+    assert NextResponse.json is NextResponse.json
+    response = NextResponse.json({"a": 1}, 201, {"X-A": "1"})
+    assert response.status == "201 CREATED"
+    assert response.headers.to_wsgi_list() == [
+        ("Content-Type", "application/json"),
+        ("Content-Length", "7"),
+        ("X-A", "1"),
+    ]
+    response.headers["X-B"] = "2"
+    assert response.headers["X-B"] == "2" and response.get_data() == b'{"a":1}'
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "script_name", "headers"),
+    [
+        ("/a/b", "x=1", "", {}),
+        ("/caf\u00c3\u00a9/", "q=%C3%A9", "/mount/", {"Cookie": "a=1"}),
+        ("", "", "", {}),
+        ("//double", "", "/m", {"X-Y": "z"}),
+    ],
+)
+def test_lazy_request_attributes_equal_werkzeugs_eager_ones(
+    path: str, query: str, script_name: str, headers: dict[str, str]
+) -> None:
+    environ = EnvironBuilder(method="patch", headers=headers).get_environ()
+    environ.update(PATH_INFO=path, QUERY_STRING=query, SCRIPT_NAME=script_name)
+    lazy = NextRequest.from_environ(dict(environ), None, 100, "")
+    eager = Request(dict(environ))
+    for name in ("method", "scheme", "server", "root_path", "path", "query_string", "remote_addr"):
+        assert getattr(lazy, name) == getattr(eager, name), name
+    assert dict(lazy.headers) == dict(eager.headers)
+    assert lazy.url == eager.url
+
+
+def test_route_context_state_is_made_on_first_use_and_can_be_replaced() -> None:
+    context = RouteContext({"id": "1"}, route="/x/[id]")
+    context.state.user = "ada"
+    assert context.state.user == "ada"
+    assert RouteContext(state={"a": 1}).state.a == 1
+    replacement = types.SimpleNamespace(b=2)
+    context.state = replacement  # type: ignore[assignment]
+    assert context.state is replacement
+
+
+def test_greedy_trie_walk_agrees_with_the_backtracking_search() -> None:
+    rnd = random.Random(5)
+    pool = ["a", "b", "[x]", "[...c]", "[[...o]]"]
+    handler = types.SimpleNamespace(GET=lambda: {})
+    compared = 0
+    for _ in range(300):
+        patterns = set()
+        for _ in range(rnd.randint(1, 8)):
+            parts = [rnd.choice(pool) for _ in range(rnd.randint(0, 3))]
+            parts = [
+                p.replace("x", f"x{i}").replace("c", f"c{i}").replace("o", f"o{i}")
+                for i, p in enumerate(parts)
+            ]
+            patterns.add("/" + "/".join(parts))
+        router = Router()
+        for pattern in patterns:
+            router.add(pattern, handler)
+        try:
+            app = App(router)
+        except RouteDefinitionError:
+            continue
+        for _ in range(40):
+            segments = [rnd.choice(["a", "b", "z", ""]) for _ in range(rnd.randint(0, 4))]
+            params: dict[str, object] = {}
+            route = _match(app.table._root, segments, 0, len(segments), params)
+            assert app.table.match(segments) == (None if route is None else (route, params)), (
+                patterns,
+                segments,
+            )
+            compared += 1
+    assert compared > 1000
