@@ -288,7 +288,8 @@ class App:
                     result.cookies.sign_pending(self.secret_key)  # type: ignore[attr-defined]
                 return result
             if isinstance(result, (dict, list)):
-                return NextResponse.json(result)
+                json_response: NextResponse = NextResponse.json(result)
+                return json_response
             if result is None:
                 return self._internal_error(
                     request, context, f"no response returned from {method} in {route.source}"
@@ -330,7 +331,7 @@ class App:
             "internal_error",
             "An internal error occurred.",
             details,
-            headers=[("X-Request-ID", request_id)],
+            headers=[("X-Request-ID", str(request_id))],
         )
 
     def _options(self, route: Route, environ: dict[str, Any], params: dict[str, Any]) -> Response:
@@ -499,7 +500,7 @@ class App:
                 )
                 if environ.get("REQUEST_METHOD") == "HEAD":
                     return []
-                return body  # type: ignore[no-any-return]
+                return body
         app_iter = response(environ, start_response)
         if type(body) is list or response.direct_passthrough:
             return app_iter
@@ -679,7 +680,7 @@ def _add_headers(response: Response, headers: list[tuple[str, str]]) -> Response
 def _encoded_trailing_slash(environ: dict[str, Any]) -> bool:
     """Return whether the path's final ``/`` was sent as ``%2F`` (part of a segment, not a slash)."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    return bool(raw) and not raw.partition("?")[0].endswith("/")
+    return raw is not None and not raw.partition("?")[0].endswith("/")
 
 
 def _decode_wsgi(path: str) -> str:

@@ -14,7 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Response
 
 __all__ = [
     "ApiError",
@@ -114,7 +117,7 @@ class ApiError(HandlerKitError):
         """Return the JSON error body for this error."""
         return error_body(self.code, self.message, self.details)
 
-    def to_response(self) -> Any:
+    def to_response(self) -> Response:
         """Return this error as a :class:`~handlerkit.NextResponse` in the one JSON shape."""
         from .response import error_response
 

@@ -15,6 +15,7 @@ Everything else (``headers``, ``method``, ``args``, ``form``, ``files``,
 
 from __future__ import annotations
 
+import builtins
 import json as _json
 import os
 import re
@@ -418,7 +419,7 @@ class RequestCookies:
             return None
         serializer = make_serializer(self._secret_key, COOKIE_SALT)
         try:
-            return serializer.loads(cookie.value, max_age=max_age)
+            return serializer.loads(cookie.value, max_age=max_age)  # type: ignore[arg-type]  # float ages work
         except Exception:  # noqa: BLE001 - any failure to verify means "not signed by us"
             return None
 
@@ -507,11 +508,11 @@ class UploadedFile:
     def save(self, destination: str | os.PathLike[str] | BinaryIO) -> None:
         """Copy the content to a path or an open binary file chosen by the app."""
         self._storage.stream.seek(0)
-        if hasattr(destination, "write"):
-            shutil.copyfileobj(self._storage.stream, destination)  # type: ignore[misc]
+        if isinstance(destination, (str, os.PathLike)):
+            with open(destination, "wb") as target:
+                shutil.copyfileobj(self._storage.stream, target)
             return
-        with open(destination, "wb") as target:  # type: ignore[arg-type]
-            shutil.copyfileobj(self._storage.stream, target)
+        shutil.copyfileobj(self._storage.stream, destination)
 
     def __repr__(self) -> str:
         return f"UploadedFile({self.field!r}, name={self.name!r}, content_type={self.content_type!r})"
@@ -724,7 +725,7 @@ class NextRequest(Request):
     @property
     def ip(self) -> str | None:
         """The client address: ``REMOTE_ADDR`` as rewritten by trusted proxies; ``None`` if unknown."""
-        return self.remote_addr
+        return self.remote_addr  # type: ignore[no-any-return]  # lazily computed from the environ
 
     # -- cookies --------------------------------------------------------------
 
@@ -827,7 +828,7 @@ class NextRequest(Request):
         except LookupError:
             return self.bytes().decode("utf-8", "replace")
 
-    def json(self) -> Any:  # type: ignore[override]
+    def json(self) -> Any:
         """Parse the body as JSON and return the value (cached; the same object each call).
 
         Duplicate keys keep the last value. ``NaN``, ``Infinity`` and numbers
@@ -899,7 +900,7 @@ class NextRequest(Request):
         return form
 
     @property
-    def body(self) -> Iterator[bytes]:
+    def body(self) -> Iterator[builtins.bytes]:
         """Iterate over the body in chunks without buffering it (within the size limit).
 
         When the body was already read (``bytes()``, ``json()`` ...), the
@@ -911,7 +912,7 @@ class NextRequest(Request):
             return iter((cached,) if cached else ())
         return self._stream_body()
 
-    def _stream_body(self) -> Iterator[bytes]:
+    def _stream_body(self) -> Iterator[builtins.bytes]:
         self.__dict__["_hk_streamed"] = True
         try:
             stream = self.stream

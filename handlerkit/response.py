@@ -340,6 +340,43 @@ def is_safe_redirect(target: str, allowed_hosts: Iterable[str] = ()) -> bool:
     return (parts.hostname or "") in set(allowed_hosts)
 
 
+def _json_class(
+    cls: type[NextResponse],
+    data: Any,
+    status: int = 200,
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+) -> NextResponse:
+    """Return a JSON response for *data* (``NextResponse.json(data, status=201)``)."""
+    body = json_dumps(data)
+    # PERF: builds the object without Werkzeug's generic __init__ (header
+    # validation, mimetype negotiation, set_data); a JSON response needs
+    # none of it. Figures: benchmarks/results, endpoint A.
+    response = cls.__new__(cls)
+    if _HEADERS_HAVE_LIST:
+        # Headers.__init__ only makes this list; skipping the call saves a frame.
+        response.headers = header_map = _new_headers(Headers)
+        header_map._list = [  # noqa: SLF001 - same list Werkzeug builds
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+        ]
+    else:  # pragma: no cover - future Werkzeug without Headers._list
+        response.headers = Headers(
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+    line = _STATUS_LINES.get(status) if type(status) is int else None
+    if line is None:
+        response.status = status
+    else:
+        response._status = line
+        response._status_code = status
+    response.direct_passthrough = False
+    response._on_close = []
+    response.response = [body]
+    if headers:
+        _merge_headers(response.headers, headers)
+    return response
+
+
 class NextResponse(Response):
     """An outgoing response with the Next.js ``NextResponse`` API on top of Werkzeug's.
 
@@ -350,10 +387,16 @@ class NextResponse(Response):
         headers: Response headers, as a mapping or ``(name, value)`` pairs.
     """
 
-    default_mimetype = None  # type: ignore[assignment]
+    default_mimetype = None
 
     #: Set by ``next()``/``rewrite()``; such responses belong to middleware.py only.
     middleware_action: str | None = None
+
+    #: With ``next()``: request header overrides (``None`` removes a header).
+    request_headers: dict[str, str | None]
+
+    #: With ``rewrite()``: the path (and query) to route to instead.
+    rewrite_url: str
 
     def __init__(
         self,
@@ -366,47 +409,11 @@ class NextResponse(Response):
             werkzeug_options.setdefault("content_type", "text/plain; charset=utf-8")
         super().__init__(body, status, headers, **werkzeug_options)
 
-    def _json_class(  # noqa: N805 - bound to the class by _ClassOrInstance
-        cls,
-        data: Any,
-        status: int = 200,
-        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-    ) -> NextResponse:
-        """Return a JSON response for *data* (``NextResponse.json(data, status=201)``)."""
-        body = json_dumps(data)
-        # PERF: builds the object without Werkzeug's generic __init__ (header
-        # validation, mimetype negotiation, set_data); a JSON response needs
-        # none of it. Figures: benchmarks/results, endpoint A.
-        response = cls.__new__(cls)
-        if _HEADERS_HAVE_LIST:
-            # Headers.__init__ only makes this list; skipping the call saves a frame.
-            response.headers = header_map = _new_headers(Headers)
-            header_map._list = [  # noqa: SLF001 - same list Werkzeug builds
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(body))),
-            ]
-        else:  # pragma: no cover - future Werkzeug without Headers._list
-            response.headers = Headers(
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-            )
-        line = _STATUS_LINES.get(status) if type(status) is int else None
-        if line is None:
-            response.status = status
-        else:
-            response._status = line
-            response._status_code = status
-        response.direct_passthrough = False
-        response._on_close = []
-        response.response = [body]
-        if headers:
-            _merge_headers(response.headers, headers)
-        return response
-
     def _json_instance(self) -> Any:
         """Parse this response's body as JSON, as ``await response.json()`` does in Fetch."""
         return _json.loads(self.get_data())
 
-    json = _ClassOrInstance(_json_class, _json_instance)  # type: ignore[assignment]
+    json = _ClassOrInstance(_json_class, _json_instance)
 
     @classmethod
     def redirect(
@@ -515,7 +522,7 @@ def error_response(
     """Return a response in the one JSON error shape."""
     from .errors import error_body
 
-    response = NextResponse.json(None, status)
+    response: NextResponse = NextResponse.json(None, status)
     response.set_data(error_body(code, message, details))
     for key, value in headers:
         if key.lower() not in ("content-type", "content-length"):

@@ -33,7 +33,7 @@ class TestResponse(_WerkzeugTestResponse):
 
     __test__ = False  # not a pytest test class
 
-    def json(self) -> Any:  # type: ignore[override]
+    def json(self) -> Any:
         """Parse the body as JSON."""
         return _json.loads(self.get_data())
 
