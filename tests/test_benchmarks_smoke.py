@@ -61,7 +61,7 @@ def test_memory_smoke_reads_rss_twice() -> None:
 @pytest.mark.slow
 def test_http_smoke_drives_gunicorn_with_wrk_without_shadowing_stdlib_http() -> None:
     if shutil.which("wrk") is None:
-        pytest.skip("wrk is not installed (apt-get install wrk)")
+        pytest.fail("wrk is not installed; README command 2 installs it with apt-get")
     out = run_script("http.py", timeout=100)
     assert "### gunicorn `sync`, 1 worker" in out
     assert "| handlerkit |" in out and "| raw |" in out
