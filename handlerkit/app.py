@@ -52,6 +52,7 @@ _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # A "." or ".." between separators inside one decoded param ("a%2F..%2Fb", "..\\x").
 _DOT_PART = re.compile(r"(?:^|[/\\])\.\.?(?:$|[/\\])")
 _LOCATION_SAFE = "/%:@!$&'()*+,;=-._~"
+_IRI_HEADERS = frozenset({"location", "content-location"})
 _STATIC_500 = b'{"error":"internal_error","message":"An internal error occurred."}'
 
 
@@ -256,13 +257,7 @@ class App:
             request.max_content_length = limit
         response = self.call_handler(handler, request, context, route, method)
         if "_hk_temp_files" in request.__dict__:
-            # Uploads spooled to temporary files are closed (and so removed)
-            # once the response is done: now for a buffered body, after the
-            # last chunk for a streamed one, which may still read them.
-            if type(response.response) is list:
-                request.close()
-            else:
-                response.call_on_close(request.close)
+            _close_uploads_after(request, response)
         return response
 
     def call_handler(
@@ -356,13 +351,31 @@ class App:
         No request header is consulted to decide whether middleware runs:
         only the compiled matchers (CVE-2025-29927).
         """
+        seen: list[NextRequest] = []
+        response = self._middleware_chain(environ, method, path, resolved, seen)
+        # Middleware may have parsed uploads and then answered itself: those
+        # temporary files are closed like the handler's.
+        for request in seen:
+            _close_uploads_after(request, response)
+        return response
+
+    def _middleware_chain(
+        self,
+        environ: dict[str, Any],
+        method: str,
+        path: str,
+        resolved: tuple[Route, dict[str, Any]] | None,
+        seen: list[NextRequest],
+    ) -> Response:
         environ = dict(environ)
         request = NextRequest.from_environ(environ, self.secret_key, self.max_body_size, self.base_path)
+        seen.append(request)
         context = RouteContext(route="")
         added: list[tuple[str, str]] = []
         rewrites = 0
         if self._root_spec is not None:
             outcome, request = self._run_middleware(self._root_spec, request, context, path, added)
+            seen.append(request)
             if isinstance(outcome, Response):
                 return _add_headers(outcome, added)
             if outcome is not None:
@@ -371,6 +384,7 @@ class App:
                 if isinstance(target, Response):
                     return target
                 path, request = target
+                seen.append(request)
             resolved = None
         while True:
             if resolved is None:
@@ -385,6 +399,7 @@ class App:
             rewrite_to: str | None = None
             for spec in route.extra["middleware"]:
                 outcome, request = self._run_middleware(spec, request, context, path, added)
+                seen.append(request)
                 if isinstance(outcome, Response):
                     return _add_headers(outcome, added)
                 if outcome is not None:
@@ -401,6 +416,7 @@ class App:
             if isinstance(target, Response):
                 return target
             path, request = target
+            seen.append(request)
             resolved = None
         return _add_headers(self._call_route(route, params, method, request.environ, request, context), added)
 
@@ -486,21 +502,32 @@ class App:
 
     def _send(self, response: Response, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         body = response.response
-        # PERF: a NextResponse with a buffered body skips Response.__call__'s
-        # generic header pass; benchmarks/results, endpoint A.
-        if type(body) is list and isinstance(response, NextResponse) and not response.direct_passthrough:
+        # PERF: a NextResponse with one buffered bytes chunk skips Response.__call__'s
+        # generic header pass; benchmarks/results, endpoint A. Anything that pass
+        # would change goes the generic way: str chunks (encoded there), close
+        # callbacks (run by its ClosingIterator), Location headers (IRI to URI).
+        if (
+            type(body) is list
+            and len(body) == 1
+            and type(body[0]) is bytes
+            and isinstance(response, NextResponse)
+            and not response.direct_passthrough
+            and not response._on_close
+        ):
             status = response._status_code
             if status >= 200 and status != 204 and status != 304:
                 headers = response.headers
                 # PERF: to_wsgi_list() is list(iter(headers)) through two Python
                 # frames; a plain Headers' own list of pairs is the same (endpoint A).
-                start_response(
-                    response._status,
-                    list(headers._list) if type(headers) is Headers else headers.to_wsgi_list(),  # noqa: SLF001
-                )
-                if environ.get("REQUEST_METHOD") == "HEAD":
-                    return []
-                return body
+                pairs = list(headers._list) if type(headers) is Headers else headers.to_wsgi_list()  # noqa: SLF001
+                for key, _value in pairs:
+                    if key.lower() in _IRI_HEADERS:
+                        break
+                else:
+                    start_response(response._status, pairs)
+                    if environ.get("REQUEST_METHOD") == "HEAD":
+                        return []
+                    return body
         app_iter = response(environ, start_response)
         if type(body) is list or response.direct_passthrough:
             return app_iter
@@ -675,6 +702,20 @@ def _add_headers(response: Response, headers: list[tuple[str, str]]) -> Response
     for key, value in headers:
         response.headers.add(key, value)
     return response
+
+
+def _close_uploads_after(request: NextRequest, response: Response) -> None:
+    """Close the request's spooled upload files once *response* is done with them.
+
+    Now for a buffered body; after the last chunk for a streamed one, which may
+    still read them. Closing twice is harmless.
+    """
+    if "_hk_temp_files" not in request.__dict__:
+        return
+    if type(response.response) is list:
+        request.close()
+    else:
+        response.call_on_close(request.close)
 
 
 def _encoded_trailing_slash(environ: dict[str, Any]) -> bool:

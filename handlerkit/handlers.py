@@ -29,10 +29,10 @@ def describe_source(func: Any) -> str:
 
 
 def _is_async(func: Any) -> bool:
-    if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
-        return True
-    inner = inspect.unwrap(func)
-    return inspect.iscoroutinefunction(inner) or inspect.isasyncgenfunction(inner)
+    candidates = [func, inspect.unwrap(func)]
+    if not inspect.isfunction(func) and not inspect.ismethod(func):
+        candidates.append(getattr(func, "__call__", None))  # an object with async def __call__
+    return any(inspect.iscoroutinefunction(c) or inspect.isasyncgenfunction(c) for c in candidates)
 
 
 def adapt_handler(func: Callable[..., Any], *, source: str = "") -> Callable[..., Any]:

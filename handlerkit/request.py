@@ -762,14 +762,18 @@ class NextRequest(Request):
                 stream.close()
 
     def make_form_data_parser(self) -> FormDataParser:
-        """Return a form parser that reports malformed bodies instead of hiding them."""
+        """Return Werkzeug's form parser; strict (malformed bodies raise) inside :meth:`form_data`.
+
+        Werkzeug's own ``request.form``/``files`` keep their lenient behaviour:
+        a malformed body reads as an empty form there.
+        """
         return self.form_data_parser_class(
             stream_factory=self._get_file_stream,
             max_form_memory_size=self.max_form_memory_size,
             max_content_length=self.max_content_length,
             max_form_parts=self.max_form_parts,
             cls=self.parameter_storage_class,
-            silent=False,
+            silent=not self.__dict__.get("_hk_strict_form", False),
         )
 
     def bytes(self) -> bytes:
@@ -825,7 +829,7 @@ class NextRequest(Request):
         charset = self.mimetype_params.get("charset", "utf-8")
         try:
             return self.bytes().decode(charset, "replace")
-        except LookupError:
+        except (LookupError, UnicodeError):  # unknown charsets, and codecs like idna that refuse "replace"
             return self.bytes().decode("utf-8", "replace")
 
     def json(self) -> Any:
@@ -885,7 +889,13 @@ class NextRequest(Request):
         if mimetype == "multipart/form-data" and self.content_length == 0:
             # Not even a closing boundary: an empty multipart body is malformed.
             raise ApiError(400, "invalid_form", "The multipart body is empty.")
+        self.__dict__["_hk_strict_form"] = True
         try:
+            # Buffer first (bounded by the body limit): the raw body stays readable
+            # after the form is parsed (an HMAC check, a log), and a chunked body
+            # over the limit is a 413, where Werkzeug's stream would stop quietly
+            # at the limit and hand over a truncated form.
+            self.bytes()
             self._load_form_data()
             form = FormData(self.form, self.files)
         except RequestEntityTooLarge as exc:
@@ -896,6 +906,8 @@ class NextRequest(Request):
             raise ApiError(400, "invalid_form", "The form body is malformed.") from exc
         except Exception as exc:  # noqa: BLE001 - only the server's body-read errors become 400
             raise _unreadable(exc) from exc
+        finally:
+            self.__dict__.pop("_hk_strict_form", None)
         self.__dict__["_hk_form"] = form
         return form
 

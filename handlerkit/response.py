@@ -254,7 +254,10 @@ class ResponseCookies:
         )
         if priority is not None:
             header += f"; Priority={priority.capitalize()}"
-        self._remove(name, path, domain)
+        # Key by what the header will say: dump_cookie normalises the domain
+        # (".Example.com" -> "Example.com") and quotes the path.
+        written = _parse_set_cookie(header)
+        self._remove(written.name, written.path, written.domain)
         self._response.headers.add("Set-Cookie", header)
 
     def set_signed(

@@ -983,3 +983,53 @@ def test_next_response_subclasses_pass_through(make_client: Callable[..., Client
     response = client.get("/r")
     assert (response.status_code, response.headers["Location"]) == (303, "/elsewhere")
     assert isinstance(NextResponse.redirect("/x"), NextResponse)
+
+
+# -- review fixes: what the buffered fast path must leave to Werkzeug --------------------
+
+
+def test_str_chunks_iri_locations_and_close_callbacks_take_the_generic_path(make_app: MakeApp) -> None:
+    app = make_app(
+        {
+            "chunks/route.py": "from handlerkit import NextResponse\n"
+            "def GET():\n    return NextResponse(['a', 'b'])\n",
+            "made/route.py": "from handlerkit import NextResponse\n"
+            "def POST():\n"
+            "    return NextResponse.json({'ok': 1}, status=201, headers={'Location': '/users/\u00fc\u20ac'})\n",
+            "closing/route.py": "from handlerkit import NextResponse\n"
+            "CLOSED = []\n"
+            "def GET():\n"
+            "    response = NextResponse.json({'ok': 1})\n"
+            "    response.call_on_close(lambda: CLOSED.append(1))\n"
+            "    return response\n",
+        }
+    )
+    assert call(app, "/chunks").data == b"ab"
+    made = call(app, "/made", "POST")
+    assert made.headers["Location"] == "/users/%C3%BC%E2%82%AC"
+    env = EnvironBuilder(path="/closing").get_environ()
+    app_iter, status, _headers = run_wsgi_app(app, env)
+    assert b"".join(app_iter) == b'{"ok":1}'
+    app_iter.close()  # type: ignore[attr-defined]
+    route = next(r for r in app.routes if r.pattern == "/closing")
+    assert route.exports["GET"].__globals__["CLOSED"] == [1]
+
+
+def test_middleware_that_answers_itself_still_closes_parsed_uploads(make_app: MakeApp) -> None:
+    app = make_app(
+        {
+            "middleware.py": "from handlerkit import NextResponse\n"
+            "SEEN = []\n"
+            "def middleware(request):\n"
+            "    form = request.form_data()\n"
+            "    SEEN.append(form.get('f').stream)\n"
+            "    return NextResponse.json({'refused': True}, status=403)\n",
+            "up/route.py": "def POST():\n    return {'ok': True}\n",
+        }
+    )
+    answer = Client(app).post(
+        "/up", data={"f": (io.BytesIO(b"x" * 700_000), "big.bin")}, content_type="multipart/form-data"
+    )
+    assert answer.status_code == 403
+    seen = app.root_middleware.SEEN  # type: ignore[union-attr]
+    assert len(seen) == 1 and seen[0].closed

@@ -582,3 +582,47 @@ def test_werkzeug_attributes_are_unchanged() -> None:
     assert request.args["a"] == "1"
     assert request.user_agent.string == "t"
     assert request.headers.get("user-agent") == "t"
+
+
+# -- review fixes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("charset", ["idna", "punycode", "bogus", "utf-16"])
+def test_text_never_fails_on_a_client_chosen_charset(charset: str) -> None:
+    request = NextRequest(
+        "/", method="POST", data=b"\xff\xfeabc", content_type=f"text/plain; charset={charset}"
+    )
+    assert isinstance(request.text(), str)
+
+
+def test_werkzeug_form_stays_lenient_while_form_data_is_strict() -> None:
+    broken = b'--XX\r\nContent-Disposition: form-data; name="a"\r\n\r\nhello'
+    ctype = "multipart/form-data; boundary=XX"
+    assert NextRequest("/", method="POST", data=broken, content_type=ctype).form.get("a") is None
+    with pytest.raises(ApiError) as caught:
+        NextRequest("/", method="POST", data=broken, content_type=ctype).form_data()
+    assert caught.value.status == 400
+
+
+def _chunked_form_request(body: bytes, limit: int) -> NextRequest:
+    environ = EnvironBuilder(
+        method="POST", content_type="application/x-www-form-urlencoded"
+    ).get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["wsgi.input_terminated"] = True
+    return NextRequest(environ, max_body_size=limit)
+
+
+def test_a_chunked_form_over_the_limit_is_413_not_a_truncated_form() -> None:
+    with pytest.raises(ApiError) as caught:
+        _chunked_form_request(b"a=" + b"x" * 5000, 1000).form_data()
+    assert caught.value.status == 413
+    assert _chunked_form_request(b"a=" + b"x" * 500, 1000).form_data().get("a") == "x" * 500
+
+
+def test_the_body_is_readable_again_after_form_data() -> None:
+    request = NextRequest("/", method="POST", form={"a": "1", "b": "2"})
+    assert request.form_data().get("a") == "1"
+    assert request.bytes() == b"a=1&b=2"
+    assert b"".join(request.body) == b"a=1&b=2"

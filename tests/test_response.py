@@ -461,3 +461,15 @@ def test_error_response_is_the_one_json_shape() -> None:
         "message": "Nope.",
     }
     assert error_body("c", "m") == b'{"error":"c","message":"m"}'
+
+
+def test_cookies_are_replaced_by_the_key_the_header_will_carry() -> None:
+    response = NextResponse(None)
+    response.cookies.set("sid", "old", domain=".Example.com")
+    response.cookies.set("sid", "new", domain=".Example.com")
+    assert response.headers.getlist("Set-Cookie") == ["sid=new; Domain=Example.com; Path=/"]
+    response.cookies.set("p", "1", path="/a b")
+    response.cookies.set("p", "2", path="/a b")
+    assert [c.value for c in response.cookies.get_all("p")] == ["2"]
+    response.cookies.delete("sid", domain=".Example.com")
+    assert [c.value for c in response.cookies.get_all("sid")] == [""]

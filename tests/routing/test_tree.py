@@ -386,3 +386,12 @@ def test_static_routes_are_found_in_one_dict_lookup_before_the_trie() -> None:
     route, params = app.resolve("/static/999/page")  # type: ignore[misc]
     assert route.pattern == "/static/999/page" and params == {}
     assert counter[0] == 0
+
+
+def test_an_object_with_an_async_call_is_refused_at_startup(tmp_path: Path) -> None:
+    files = {
+        "a/route.py": "class Handler:\n    async def __call__(self, request):\n        return {}\n"
+        "GET = Handler()\n"
+    }
+    with pytest.raises(AsyncHandlerError):
+        App(write_app(tmp_path / "app", files))
