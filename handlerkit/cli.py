@@ -33,6 +33,7 @@ from .introspect import (
 )
 from .routing.discover import discover
 from .routing.segments import Kind, Segment, parse_segment
+from .routing.tree import _check_segments as check_segments
 
 __all__ = ["build_parser", "main"]
 
@@ -111,6 +112,13 @@ def _unguarded(described: list[dict[str, Any]], args: argparse.Namespace, out: T
     methods = None
     if args.methods:
         methods = {m.strip().upper() for m in args.methods.split(",") if m.strip()}
+        bad = sorted(methods - set(METHODS) - {"WRITE"})
+        if bad or not methods:
+            sys.stderr.write(
+                f"handlerkit: --methods takes a comma-separated list of {', '.join(METHODS)}"
+                f" or 'write', not {', '.join(bad) or repr(args.methods)}\n"
+            )
+            return 2
         if "WRITE" in methods:
             methods = (methods - {"WRITE"}) | set(WRITE_METHODS)
     allow = []
@@ -313,7 +321,10 @@ def cmd_new(args: argparse.Namespace) -> int:
                 )
             if segment.kind is not Kind.GROUP:
                 segments.append(segment)
-    except InvalidSegmentError as exc:
+        # Route-level rules (a param used twice, anything after a catch-all): the
+        # routing tree's own check, so the scaffold never breaks the app.
+        check_segments(tuple(segments), args.path)
+    except RouteDefinitionError as exc:
         err.write(f"handlerkit: {exc}\n")
         return 2
     app_dir = Path(args.app_dir).resolve()
@@ -332,39 +343,53 @@ def cmd_new(args: argparse.Namespace) -> int:
     pattern = "/" + "/".join(str(s) for s in segments)
     allow = ", ".join(sorted({*methods, "OPTIONS", *(["HEAD"] if "GET" in methods else [])}))
     bodies = "\n\n".join(_METHOD_BODIES[m].format(pattern=pattern, allow=allow) for m in methods)
-    route_file.parent.mkdir(parents=True, exist_ok=True)
-    route_file.write_text(
-        f'"""{pattern}: {", ".join(methods)}."""\n\n'
-        "from __future__ import annotations\n\n"
-        "from handlerkit import NextRequest, NextResponse, RouteContext\n\n\n"
-        f"{bodies}",
-        encoding="utf-8",
-    )
-    sys.stdout.write(f"created {route_file}\n")
-    if args.no_test:
-        return 0
-    checks = "\n\n".join(
-        f"def test_{m.lower()}(client: Client) -> None:\n" + _TEST_CHECKS[m].format(pattern=pattern)
-        for m in methods
-    )
-    relative_app = os.path.relpath(app_dir, tests_dir)
-    tests_dir.mkdir(parents=True, exist_ok=True)
-    test_file.write_text(
-        f'"""Tests for {pattern} ({relative_path(str(route_file), str(app_dir))})."""\n\n'
-        "from __future__ import annotations\n\n"
-        "from pathlib import Path\n\n"
-        "import pytest\n\n"
-        "from handlerkit import App\n"
-        "from handlerkit.testing import Client\n\n"
-        f"APP_DIR = (Path(__file__).parent / {relative_app!r}).resolve()\n"
-        f"URL = {_sample_url(segments)!r}\n\n\n"
-        "@pytest.fixture\n"
-        "def client() -> Client:\n"
-        "    return Client(App(APP_DIR))\n\n\n"
-        f"{checks}",
-        encoding="utf-8",
-    )
-    sys.stdout.write(f"created {test_file}\n")
+    files = {
+        route_file: (
+            f'"""{pattern}: {", ".join(methods)}."""\n\n'
+            "from __future__ import annotations\n\n"
+            "from handlerkit import NextRequest, NextResponse, RouteContext\n\n\n"
+            f"{bodies}"
+        )
+    }
+    if not args.no_test:
+        checks = "\n\n".join(
+            f"def test_{m.lower()}(client: Client) -> None:\n"
+            + _TEST_CHECKS[m].format(pattern=pattern)
+            for m in methods
+        )
+        relative_app = os.path.relpath(app_dir, tests_dir)
+        files[test_file] = (
+            f'"""Tests for {pattern} ({relative_path(str(route_file), str(app_dir))})."""\n\n'
+            "from __future__ import annotations\n\n"
+            "from pathlib import Path\n\n"
+            "import pytest\n\n"
+            "from handlerkit import App\n"
+            "from handlerkit.testing import Client\n\n"
+            f"APP_DIR = (Path(__file__).parent / {relative_app!r}).resolve()\n"
+            f"URL = {_sample_url(segments)!r}\n\n\n"
+            "@pytest.fixture\n"
+            "def client() -> Client:\n"
+            "    return Client(App(APP_DIR))\n\n\n"
+            f"{checks}"
+        )
+    # Both folders first, then both files; on any failure remove what was written,
+    # so an error never leaves half a scaffold behind.
+    written: list[Path] = []
+    try:
+        for path in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        for path, text in files.items():
+            with path.open("x", encoding="utf-8") as file:
+                written.append(path)
+                file.write(text)
+    except OSError as exc:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        err.write(f"handlerkit: cannot write the scaffold: {exc}\n")
+        return 1
+    for path in files:
+        sys.stdout.write(f"created {path}\n")
     return 0
 
 

@@ -13,13 +13,14 @@ import inspect
 import json
 import logging
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
-from .app import App
+from .app import App, _encoded_trailing_slash
 from .errors import InvalidSegmentError, RouteDefinitionError
 from .handlers import METHODS, wrapper_chain
 from .request import NextRequest
@@ -170,9 +171,19 @@ def unguarded_pairs(
 # ------------------------------------------------------------------------ explain
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _request_environ(method: str, url: str) -> tuple[dict[str, Any], str, str]:
-    parts = urlsplit(url)
-    raw_path = parts.path or "/"
+    # Only a URL with a scheme has a host: "//evil/posts" is a path, as a server sees it.
+    # urlsplit raises ValueError on inputs like "http://[::1".
+    if _SCHEME.match(url):
+        parts = urlsplit(url)
+        scheme, netloc, path, query = parts.scheme, parts.netloc, parts.path, parts.query
+    else:
+        scheme, netloc = "", ""
+        path, _, query = url.partition("#")[0].partition("?")
+    raw_path = path or "/"
     if not raw_path.startswith("/"):
         raw_path = "/" + raw_path
     # What a client would send: non-ASCII and spaces escaped, existing escapes kept.
@@ -182,10 +193,10 @@ def _request_environ(method: str, url: str) -> tuple[dict[str, Any], str, str]:
         "REQUEST_METHOD": method,
         "PATH_INFO": path_info,
         "SCRIPT_NAME": "",
-        "QUERY_STRING": parts.query,
-        "RAW_URI": raw_path + (f"?{parts.query}" if parts.query else ""),
-        "wsgi.url_scheme": parts.scheme or "http",
-        "HTTP_HOST": parts.netloc or "localhost",
+        "QUERY_STRING": query,
+        "RAW_URI": raw_path + (f"?{query}" if query else ""),
+        "wsgi.url_scheme": scheme or "http",
+        "HTTP_HOST": netloc or "localhost",
     }
     return environ, raw_path, path_info
 
@@ -265,7 +276,18 @@ def explain_request(app: App, method: str, url: str) -> dict[str, Any]:
         ``shadowed``, ``nearest`` and ``location``.
     """
     method = method.upper()
-    environ, raw_path, path_info = _request_environ(method, url)
+    try:
+        environ, raw_path, path_info = _request_environ(method, url)
+    except ValueError as exc:
+        return {
+            "method": method,
+            "url": url,
+            "path": url,
+            "status": 400,
+            "outcome": "bad_request",
+            "reason": f"bad URL: {exc}",
+            "error": "bad_url",
+        }
     result: dict[str, Any] = {"method": method, "url": url, "path": raw_path}
     result.update(_decide(app, method, environ, raw_path, path_info))
     return result
@@ -281,8 +303,26 @@ def _decide(
             "outcome": "not_implemented",
             "reason": f"{method} is not one of {', '.join(METHODS)}",
         }
-    if path != "/" and (path.endswith("/") != app.trailing_slash):
-        target = raw_path.rstrip("/") if path.endswith("/") else raw_path + "/"
+    base = app.base_path
+    if base:
+        if path != base and not path.startswith(base + "/"):
+            return {
+                "status": 404,
+                "outcome": "not_found",
+                "reason": f"the path is outside the app's base_path {base!r}",
+                "nearest": [],
+            }
+        path = path[len(base) :] or "/"
+        raw_path = "/" + "/".join(raw_path.split("/")[1 + base.count("/") :])
+    if path != "/" and (
+        (path.endswith("/") and not app.trailing_slash and not _encoded_trailing_slash(environ))
+        or (not path.endswith("/") and app.trailing_slash)
+    ):
+        full = environ["RAW_URI"].partition("?")[0]
+        target = full.rstrip("/") if path.endswith("/") else full + "/"
+        target = "/" + target.lstrip("/")  # never protocol-relative, as the App
+        if environ["QUERY_STRING"]:
+            target += "?" + environ["QUERY_STRING"]
         return {
             "status": 308,
             "outcome": "redirect",

@@ -580,8 +580,15 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        with open(args.output, "w", encoding="utf-8") as file:
-            file.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as file:
+                file.write(text)
+        except OSError as exc:
+            print(
+                f"handlerkit openapi: cannot write {args.output}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
     return 0
 
 

@@ -256,7 +256,11 @@ def verify_hmac(
         else:
             if not _BASE64URL.fullmatch(value):
                 raise ValueError
-            given = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            # Strict: the unpadded form, or the padded form with exactly the right "=".
+            bare = value.rstrip("=")
+            if len(bare) % 4 == 1 or (value != bare and len(value) % 4):
+                raise ValueError
+            given = base64.b64decode(bare + "=" * (-len(bare) % 4), altchars=b"-_", validate=True)
     except (ValueError, binascii.Error):
         raise _malformed("The signature is not a valid digest.") from None
     if len(given) != size:
@@ -382,7 +386,10 @@ def with_webhook_signature(
             else:
                 payload = request.bytes()
                 found = scheme(request, payload, keys)  # type: ignore[operator]
+                # The returned id may come from an unsigned header; the body hash
+                # is covered by the signature, so a replay under a fresh id is caught.
                 ids = [f"id:{found}"] if found else []
+                ids.append("body:" + hashlib.sha256(payload).hexdigest())
             context.state.webhook_verified = True
             if seen is None or not ids:
                 return call(request, context)

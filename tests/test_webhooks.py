@@ -226,6 +226,19 @@ def test_generic_hmac_refusals(signature: str | None, options: dict[str, str], s
     assert caught.value.status == status
 
 
+def test_base64url_padding_is_strict() -> None:
+    digest = hmac.new(b"k", b"body", hashlib.sha256).digest()  # 32 bytes: one "=" when padded
+    padded = base64.urlsafe_b64encode(digest).decode()
+    bare = padded.rstrip("=")
+    assert padded.endswith("=") and not padded.endswith("==")
+    verify_hmac(b"body", bare, "k", encoding="base64url")
+    verify_hmac(b"body", padded, "k", encoding="base64url")
+    for wrong in (bare + "==", padded + "=", bare + "A", bare[:-2] + "=" + bare[-2:]):
+        with pytest.raises(SignatureError) as caught:
+            verify_hmac(b"body", wrong, "k", encoding="base64url")
+        assert caught.value.status == 400, wrong
+
+
 def test_generic_hmac_rejects_unknown_algorithms_and_encodings() -> None:
     with pytest.raises(ValueError):
         verify_hmac(b"x", "00", "k", algorithm="nope")
@@ -344,6 +357,36 @@ def test_a_custom_scheme_and_a_secret_callable() -> None:
     assert handler(make()).json() == {"received": True, "duplicate": True}
     assert status_of(lambda: handler(NextRequest("/", method="POST", data=b"{}"))) == 400
     assert calls == [1]
+
+
+def test_a_custom_scheme_replay_under_a_fresh_unsigned_id_is_a_duplicate() -> None:
+    # The documented Shopify shape: the id comes from a header the HMAC does not cover.
+    def shopify(request: NextRequest, payload: bytes, secret: object) -> str | None:
+        header = request.headers.get("X-Shopify-Hmac-Sha256")
+        verify_hmac(payload, header, secret, encoding="base64")  # type: ignore[arg-type]
+        return request.headers.get("X-Shopify-Webhook-Id")
+
+    calls: list[int] = []
+    handler = with_webhook_signature(scheme=shopify, secret="shh")(
+        lambda: calls.append(1) or NextResponse.json({"charged": len(calls)})
+    )
+    body = b'{"order": 1, "amount": 100}'
+    signature = base64.b64encode(hmac.new(b"shh", body, hashlib.sha256).digest()).decode()
+
+    def send(webhook_id: str | None, data: bytes = body, sig: str = signature) -> dict[str, object]:
+        headers = {"X-Shopify-Hmac-Sha256": sig}
+        if webhook_id is not None:
+            headers["X-Shopify-Webhook-Id"] = webhook_id
+        return handler(NextRequest("/", method="POST", data=data, headers=headers)).json()
+
+    assert send("w-1") == {"charged": 1}
+    for forged in ("w-1", "w-2-forged", "w-3-forged", None):
+        assert send(forged) == {"received": True, "duplicate": True}
+    assert calls == [1]
+    # A different signed body is a new delivery.
+    other = b'{"order": 2, "amount": 100}'
+    other_sig = base64.b64encode(hmac.new(b"shh", other, hashlib.sha256).digest()).decode()
+    assert send("w-4", other, other_sig) == {"charged": 2}
 
 
 def test_github_replays_are_processed_once_even_under_a_new_delivery_id() -> None:

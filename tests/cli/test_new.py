@@ -111,11 +111,38 @@ def test_new_route_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFi
         ("users/[id", "GET", "malformed brackets"),
         ("_lib/x", "GET", "private folder"),
         ("users", "GET,FETCH", "--methods"),
+        ("users/[id]/posts/[id]", "GET", "the param 'id' is used twice"),
+        ("docs/[...slug]/edit", "GET", "nothing may follow the catch-all"),
+        ("docs/[[...slug]]/[id]", "GET", "nothing may follow the catch-all"),
     ],
 )
 def test_new_route_rejects_bad_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str, methods: str, message: str
 ) -> None:
-    assert main(["new", "route", path, "--methods", methods, "--app-dir", str(tmp_path)]) == 2
+    tests_dir = tmp_path / "tests"
+    args = ["new", "route", path, "--methods", methods, "--app-dir", str(tmp_path)]
+    assert main([*args, "--tests-dir", str(tests_dir)]) == 2
     assert message in capsys.readouterr().err
-    assert not any(tmp_path.rglob("route.py"))
+    assert not any(tmp_path.rglob("*.py"))
+
+
+def test_new_route_that_cannot_be_written_leaves_nothing_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_dir = tmp_path / "app"
+    blocker = tmp_path / "tests"
+    blocker.write_text("a file where the tests folder should go\n")  # mkdir fails
+    args = ["new", "route", "users", "--app-dir", str(app_dir), "--tests-dir", str(blocker)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "cannot write the scaffold" in err and "Traceback" not in err
+    assert not any(tmp_path.rglob("*.py"))
+    # The test file failing after the route file was written removes the route file too:
+    # a dangling symlink passes the exists() check but refuses an exclusive create.
+    blocker.unlink()
+    blocker.mkdir()
+    (blocker / "test_route_users.py").symlink_to(tmp_path / "nowhere")
+    assert main(args) == 1
+    assert "cannot write the scaffold" in capsys.readouterr().err
+    assert not (app_dir / "users" / "route.py").exists()
+    assert not (tmp_path / "nowhere").exists()

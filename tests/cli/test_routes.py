@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from handlerkit import App
 from handlerkit.cli import main
 from handlerkit.testing import write_app
 from tests.support.servers import ROOT
@@ -304,3 +305,90 @@ def test_unguarded_on_the_blog_example(blog_copy: Path, capsys: pytest.CaptureFi
             "wrappers": ["with_cors"],
         }
     ]
+
+
+# -- explain agrees with the real App -----------------------------------------------
+
+AGREE_TREE = {
+    "api/posts/route.py": "def GET(request):\n    return {'list': 1}\n",
+    "api/posts/[id]/route.py": (
+        "def GET(request, context):\n    return {'id': context.params['id']}\n"
+    ),
+    "posts/route.py": "def GET(request):\n    return {'posts': 1}\n",
+}
+
+
+def _real_answer(app: object, raw: str) -> tuple[int, str | None, object]:
+    from urllib.parse import unquote_to_bytes
+
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Response
+
+    path, _, query = raw.partition("?")
+    environ = EnvironBuilder(path="/", query_string=query).get_environ()
+    # What a server hands the app: the decoded path, and the raw URI as sent.
+    environ["PATH_INFO"] = unquote_to_bytes(path).decode("latin-1")
+    environ["RAW_URI"] = raw
+    response = Response.from_app(app, environ)  # type: ignore[arg-type]
+    body = response.get_json(silent=True)
+    return response.status_code, response.headers.get("Location"), body
+
+
+@pytest.mark.parametrize(
+    ("options", "url"),
+    [
+        ({"base_path": "/v1"}, "/v1/api/posts/7"),
+        ({"base_path": "/v1"}, "/api/posts/7"),  # outside base_path: 404, not the route
+        ({"base_path": "/v1"}, "/v1"),
+        ({"base_path": "/v1"}, "/v1x/api/posts"),
+        ({"base_path": "/v1"}, "/v1/api/posts/"),
+        ({"trailing_slash": True}, "/api/posts/7"),
+        ({"trailing_slash": True}, "/api/posts/7/"),
+        ({"trailing_slash": True}, "/api/posts/%2F"),
+        ({}, "/api/posts/%2F"),  # an encoded slash ends a segment, not the path: no redirect
+        ({}, "/api/posts/7/?a=1"),
+        ({}, "//api/posts"),
+        ({}, "//evil/posts"),  # a path, not a host named evil
+        ({}, "/api//posts"),
+        ({}, "/posts"),
+    ],
+)
+def test_explain_agrees_with_the_real_app(
+    make_app: object, options: dict[str, object], url: str
+) -> None:
+    from handlerkit.introspect import explain_request
+
+    app = make_app(AGREE_TREE, **options)  # type: ignore[operator]
+    explained = explain_request(app, "GET", url)
+    status, location, body = _real_answer(app, url)
+    if explained["outcome"] == "handler":
+        assert status == 200, (explained, status, body)
+        if explained["route"] == "/api/posts/[id]":
+            assert body == {"id": explained["params"]["id"]}
+    else:
+        assert explained["status"] == status, (explained, status, body)
+    assert explained.get("location") == location
+
+
+def test_explain_reports_a_bad_url_as_400(
+    blog_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from handlerkit.introspect import explain_request
+
+    result = explain_request(App(blog_dir), "GET", "http://[::1")
+    assert result["status"] == 400 and result["outcome"] == "bad_request"
+    assert result["reason"].startswith("bad URL")
+    code, out = run(capsys, "routes", str(blog_dir), "--explain", "GET", "http://[::1")
+    assert code == 1 and "400: bad URL" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("methods", ["bogus", "POST,bogus", "writes", ","])
+def test_unguarded_rejects_unknown_method_names(
+    blog_dir: Path, capsys: pytest.CaptureFixture[str], methods: str
+) -> None:
+    code = main(["routes", str(blog_dir), "--unguarded", "--methods", methods])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "--methods takes" in captured.err and captured.out == ""
+    # The names it does take, in any case, still work.
+    assert main(["routes", str(blog_dir), "--unguarded", "--methods", "Write,get"]) in (0, 1)

@@ -360,6 +360,21 @@ def test_main_reports_a_broken_tree(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "route.py" in capsys.readouterr().err
 
 
+def test_main_writes_to_a_file_and_reports_an_unwritable_one(
+    app_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "spec.json"
+    assert main([str(app_dir), "-o", str(target)]) == 0
+    validate(json.loads(target.read_text(encoding="utf-8")))
+    capsys.readouterr()
+    missing = tmp_path / "no" / "such" / "dir" / "x.json"
+    assert main([str(app_dir), "-o", str(missing)]) == 1
+    captured = capsys.readouterr()
+    assert "cannot write" in captured.err and str(missing) in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert not missing.parent.exists()
+
+
 def test_handlerkit_openapi_command(app_dir: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "handlerkit.cli", "openapi", str(app_dir), "--format", "json"],
