@@ -31,7 +31,15 @@ from .errors import ApiError
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["MemoryStore", "RedisStore", "Store", "StoreError", "resolve_store", "store_from_url"]
+__all__ = [
+    "MemoryStore",
+    "RedisStore",
+    "Store",
+    "StoreError",
+    "redact_url",
+    "resolve_store",
+    "store_from_url",
+]
 
 
 class StoreError(ApiError):
@@ -47,6 +55,12 @@ class Store(Protocol):
 
     Keys are ``str``; values are ``bytes``; *ttl* is in seconds (``None`` keeps
     the key until it is deleted or evicted).
+
+    Stores may also offer ``delete_if(key, expected) -> bool`` and
+    ``set_if(key, expected, value, ttl) -> bool`` (compare-and-delete and
+    compare-and-set, atomically); both built-in stores do. They are optional:
+    ``with_idempotency`` uses them to release only its own lock and falls back
+    to a non-atomic get, compare and delete/set on stores without them.
     """
 
     def get(self, key: str) -> bytes | None:
@@ -137,6 +151,25 @@ class MemoryStore:
         with self._lock:
             self._data.pop(key, None)
 
+    def delete_if(self, key: str, expected: bytes) -> bool:
+        """Remove *key* only if it still holds *expected* (atomically); return whether it did."""
+        with self._lock:
+            item = self._live(key, time.monotonic())
+            if item is None or item[0] != expected:
+                return False
+            del self._data[key]
+            return True
+
+    def set_if(self, key: str, expected: bytes, value: bytes, ttl: float | None = None) -> bool:
+        """Replace *key* with *value* only if it still holds *expected*; return whether it did."""
+        with self._lock:
+            now = time.monotonic()
+            item = self._live(key, now)
+            if item is None or item[0] != expected:
+                return False
+            self._put(key, value, ttl, now)
+            return True
+
     def clear(self) -> None:
         """Remove every key (tests use it)."""
         with self._lock:
@@ -144,6 +177,26 @@ class MemoryStore:
 
     def __repr__(self) -> str:
         return f"MemoryStore(max_entries={self.max_entries})"
+
+
+_DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+_SET_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if tonumber(ARGV[3]) > 0 then
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  else
+    redis.call('SET', KEYS[1], ARGV[2])
+  end
+  return 1
+end
+return 0
+"""
 
 
 class RedisStore:
@@ -227,14 +280,39 @@ class RedisStore:
         """Remove *key*; absent keys are ignored."""
         self._call("delete", self.prefix + key)
 
+    def delete_if(self, key: str, expected: bytes) -> bool:
+        """Remove *key* only if it still holds *expected* (a Lua script); return whether it did."""
+        return bool(self._call("eval", _DELETE_IF, 1, self.prefix + key, expected))
+
+    def set_if(self, key: str, expected: bytes, value: bytes, ttl: float | None = None) -> bool:
+        """Replace *key* with *value* only if it still holds *expected* (one Lua script)."""
+        px = self._px(ttl)
+        return bool(self._call("eval", _SET_IF, 1, self.prefix + key, expected, value, px or 0))
+
     def __repr__(self) -> str:
-        return f"RedisStore({_redact(self.url)!r}, prefix={self.prefix!r})"
+        return f"RedisStore({redact_url(self.url)!r}, prefix={self.prefix!r})"
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
+    """Return *url* with its credentials masked, for logs, labels and reprs.
+
+    Masks the ``user:password@`` part and the value of every query field
+    named ``password`` or ``username`` (redis-py honours both, e.g.
+    ``redis://host/0?password=...``), and of any field ending in ``password``.
+    """
     scheme, sep, rest = url.partition("://")
+    rest, qsep, query = rest.partition("?")
     if "@" in rest:
         rest = "***@" + rest.rpartition("@")[2]
+    if qsep:
+        fields = []
+        for field in query.split("&"):
+            name, eq, _value = field.partition("=")
+            lowered = name.lower()
+            if eq and (lowered == "username" or lowered.endswith("password")):
+                field = name + "=***"
+            fields.append(field)
+        rest = rest + "?" + "&".join(fields)
     return scheme + sep + rest
 
 

@@ -18,6 +18,7 @@ from handlerkit.stores import (
     RedisStore,
     Store,
     StoreError,
+    redact_url,
     resolve_store,
     store_from_url,
 )
@@ -233,3 +234,55 @@ def test_redis_url_options_override_the_default_timeouts() -> None:
     assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (2.0, 1.5)
     default = RedisStore("redis://127.0.0.1:1/0").client.connection_pool.connection_kwargs
     assert (default["socket_timeout"], default["socket_connect_timeout"]) == (0.1, 0.1)
+
+
+def test_delete_if_and_set_if_compare_before_writing(store: Store) -> None:
+    """Compare-and-delete / compare-and-set: a stale owner never removes a newer value."""
+    assert store.add("lock", b"mine", 30)
+    assert store.delete_if("lock", b"someone else's") is False  # type: ignore[attr-defined]
+    assert store.get("lock") == b"mine"
+    assert store.set_if("lock", b"someone else's", b"x", 30) is False  # type: ignore[attr-defined]
+    assert store.get("lock") == b"mine"
+    assert store.set_if("lock", b"mine", b"done", 30) is True  # type: ignore[attr-defined]
+    assert store.get("lock") == b"done"
+    assert store.delete_if("lock", b"mine") is False  # type: ignore[attr-defined]
+    assert store.delete_if("lock", b"done") is True  # type: ignore[attr-defined]
+    assert store.get("lock") is None
+    assert store.delete_if("lock", b"done") is False  # type: ignore[attr-defined]
+    assert store.set_if("lock", b"done", b"again") is False  # type: ignore[attr-defined]
+    assert store.get("lock") is None
+
+
+def test_set_if_keeps_the_ttl(store: Store) -> None:
+    store.set("k", b"a", 30)
+    assert store.set_if("k", b"a", b"b", 0.2) is True  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5
+    while store.get("k") is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.get("k") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@h:6379/0", "redis://***@h:6379/0"),
+        ("redis://bob:hunter2@h/0", "redis://***@h/0"),
+        ("redis://h/0?password=hunter2", "redis://h/0?password=***"),
+        (
+            "redis://h/0?username=bob&password=hunter2&db=1",
+            "redis://h/0?username=***&password=***&db=1",
+        ),
+        (
+            "rediss://h/0?socket_timeout=2&PASSWORD=hunter2",
+            "rediss://h/0?socket_timeout=2&PASSWORD=***",
+        ),
+        ("unix:///tmp/r.sock?db=0&password=hunter2", "unix:///tmp/r.sock?db=0&password=***"),
+        ("redis://h/0?ssl_password=hunter2", "redis://h/0?ssl_password=***"),
+        ("memory://", "memory://"),
+    ],
+)
+def test_redact_url_masks_credentials_in_userinfo_and_query(url: str, shown: str) -> None:
+    """Regression: ?password= (which redis-py honours) was shown in reprs and logs."""
+    assert redact_url(url) == shown
+    if url.startswith(("redis", "unix")):
+        assert "hunter2" not in repr(RedisStore(url))

@@ -10,7 +10,7 @@ from typing import Any, overload
 
 from ..context import RouteContext
 from ..errors import ApiError
-from ..handlers import adapt_handler, mark_wrapper
+from ..handlers import adapt_handler, mark_wrapper, wrapper_chain
 from ..tokens import DEFAULT_SALT, SecretKey, TokenError, verify_token
 from ..typing import Handler
 
@@ -148,8 +148,11 @@ def with_auth(
       (a list) or ``"role"`` (a string) holds none of them.
 
     A CORS preflight (``OPTIONS`` with ``Origin`` and
-    ``Access-Control-Request-Method``) passes through untouched: browsers never
-    send credentials on a preflight.
+    ``Access-Control-Request-Method``) passes through untouched when the
+    wrapped chain has a ``with_cors`` layer (which answers it without running
+    the handler): browsers never send credentials on a preflight. Without a
+    ``with_cors`` layer inside, a preflight-shaped request is authenticated
+    like any other.
 
     Args:
         handler: The handler; omit it to configure (``with_auth(roles=["admin"])``).
@@ -157,8 +160,8 @@ def with_auth(
             ``None`` uses the App's ``secret_key`` (``request.secret_key``).
         salt: The token purpose; tokens issued under another salt are refused.
         max_age: Seconds a token stays valid after it was issued; ``None`` for ever.
-        verify: ``verify(token) -> payload``; raising or returning ``None``
-            means 401. An ``ApiError`` it raises is passed on unchanged
+        verify: ``verify(token) -> payload``; raising, or returning ``None``
+            or ``False``, means 401. An ``ApiError`` it raises is passed on unchanged
             (for example a 503 when a key server is down).
         cookie: A cookie name to take the token from when there is no
             ``Authorization`` header.
@@ -205,6 +208,8 @@ def _wrap(
     roles: frozenset[str] | None,
 ) -> Handler:
     inner = adapt_handler(handler)
+    # Decided once: only a with_cors layer inside may answer a preflight unauthenticated.
+    cors_inside = any(label.get("name") == "with_cors" for label in wrapper_chain(handler))
 
     def authenticate(request: Any) -> Any:
         token = bearer_token(request, cookie)
@@ -218,7 +223,7 @@ def _wrap(
             except Exception as exc:  # noqa: BLE001 - any failure to verify is a 401
                 logger.info("with_auth: verify rejected a token (%s)", type(exc).__name__)
                 raise _invalid() from exc
-            if payload is None:
+            if payload is None or payload is False:
                 raise _invalid()
             return payload
         key = secret_key if secret_key is not None else request.secret_key
@@ -228,7 +233,7 @@ def _wrap(
     def wrapped(request: Any, context: RouteContext | None = None) -> Any:
         if context is None:
             context = RouteContext()
-        if _is_preflight(request):
+        if cors_inside and _is_preflight(request):
             return inner(request, context)
         user = authenticate(request)
         if roles is not None and not (roles & _roles_of(user)):

@@ -115,8 +115,11 @@ def is_storable(response: Response, declared: frozenset[str] = frozenset()) -> b
 
 
 def _canonical_query(request: NextRequest) -> str:
-    pairs = sorted(request.args.items(multi=True))
-    return json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
+    # The raw fields, sorted: request.args keeps an invalid escape (%FF)
+    # literally while handlers read searchParams (U+FFFD), so decoded pairs
+    # would let ?q=%FF and ?q=%25FF share an entry. Raw bytes never collide.
+    fields = sorted(f for f in request.query_string.split(b"&") if f)
+    return b"&".join(fields).decode("latin-1")
 
 
 def _cache_key(request: NextRequest, context: RouteContext, vary: tuple[str, ...]) -> str:
@@ -124,8 +127,13 @@ def _cache_key(request: NextRequest, context: RouteContext, vary: tuple[str, ...
     method = "GET" if request.method == "HEAD" else request.method
     # The decoded path alone is ambiguous ("/a%2Fb" and "/a/b" decode alike but
     # may reach different routes or params), so the route and params join it.
+    # Scheme and host as the request sees them (after ProxyFix and the App's
+    # trusted hosts): a handler building absolute URLs from request.nextUrl
+    # answers differently per host, so a forged Host gets its own entry.
     parts: list[Any] = [
         method,
+        request.scheme,
+        request.host,
         request.root_path + request.path,
         context.route,
         context.params,

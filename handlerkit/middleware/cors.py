@@ -340,17 +340,26 @@ def install_cors(route: Any) -> None:
     if "GET" in policies and "HEAD" not in route.handlers:
         policies["HEAD"] = policies["GET"]
     fallback = policies.get("GET") or next(iter(policies.values()))
-    route_methods = tuple(m for m in sorted(policies) if m != "OPTIONS")
+    # Each policy advertises only the methods it governs, never another policy's.
+    methods_of = {
+        id(policy): tuple(m for m in sorted(policies) if m != "OPTIONS" and policies[m] is policy)
+        for policy in policies.values()
+    }
     allow = route.allow
 
     def answer_preflight(environ: dict[str, Any]) -> NextResponse:
         method = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
-        policy = policies.get(method or "", fallback)
+        policy = policies.get(method or "")
+        if policy is None:
+            # No policy governs the requested method: refuse (no Access-Control-Allow-*).
+            return fallback.preflight(
+                environ.get("HTTP_ORIGIN"), None, None, methods_of[id(fallback)], allow
+            )
         return policy.preflight(
             environ.get("HTTP_ORIGIN"),
             method,
             environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
-            route_methods,
+            methods_of[id(policy)],
             allow,
         )
 

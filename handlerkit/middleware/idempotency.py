@@ -75,9 +75,15 @@ def default_scope(request: NextRequest, context: RouteContext) -> str:
     """Return the client a key belongs to: the authenticated user when known, else the IP.
 
     The user is ``context.state.user`` as ``with_auth`` sets it: its ``sub``,
-    ``id``, ``user_id`` or ``username`` (the first present), or a hash of the
-    whole payload. Without a user, the client IP (``request.ip``, which
-    honours only the App's trusted proxies).
+    ``id``, ``user_id`` or ``username`` (the first present, as a dict key or an
+    attribute), a plain ``str``/``int`` user itself, or for a dict without
+    those a hash of the whole payload. Without a user, the client IP
+    (``request.ip``, which honours only the App's trusted proxies).
+
+    Raises:
+        TypeError: The user is another kind of object with none of those
+            attributes; its ``str()`` may embed a memory address, so it cannot
+            name a client. Pass ``scope=`` to ``with_idempotency``.
     """
     user = getattr(context.state, "user", None)
     if user is not None:
@@ -87,7 +93,16 @@ def default_scope(request: NextRequest, context: RouteContext) -> str:
                     return f"user:{user[field]}"
             raw = json.dumps(user, sort_keys=True, default=str)
             return "user#" + hashlib.sha256(raw.encode()).hexdigest()
-        return f"user:{user}"
+        if isinstance(user, (str, int)) and not isinstance(user, bool):
+            return f"user:{user}"
+        for field in ("sub", "id", "user_id", "username"):
+            value = getattr(user, field, None)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                return f"user:{value}"
+        raise TypeError(
+            f"with_idempotency: cannot tell which client a {type(user).__name__} user is "
+            "(no sub, id, user_id or username); pass scope=(request, context) -> str"
+        )
     return f"ip:{request.ip or 'unknown'}"
 
 
@@ -97,9 +112,13 @@ def _valid_key(value: str) -> bool:
 
 def _fingerprint(request: NextRequest) -> str:
     digest = hashlib.sha256()
-    query = sorted(request.args.items(multi=True))
-    head = json.dumps([request.method, request.root_path + request.path, query], ensure_ascii=False)
+    # The raw query fields, not request.args: args keeps an invalid escape such
+    # as %FF literally, so ?q=%FF and ?q=%25FF would look alike.
+    query = b"&".join(sorted(f for f in request.query_string.split(b"&") if f))
+    head = json.dumps([request.method, request.root_path + request.path], ensure_ascii=False)
     digest.update(head.encode("utf-8", "surrogatepass"))
+    digest.update(b"\n")
+    digest.update(query)
     digest.update(b"\n")
     digest.update(_payload(request))
     return digest.hexdigest()
@@ -289,7 +308,7 @@ def with_idempotency(
             pending = _encode({"v": _FORMAT, "state": "pending", "fp": fingerprint, "lock": token})
             if not the_store.add(store_key, pending, lock_ttl):
                 return _existing(the_store.get(store_key), fingerprint, header)
-            return _run(call, request, context, store_key, fingerprint)
+            return _run(call, request, context, store_key, fingerprint, pending)
 
         return mark_wrapper(wrapped, "with_idempotency", header=header, methods=sorted(applies))
 
@@ -299,26 +318,27 @@ def with_idempotency(
         context: RouteContext,
         store_key: str,
         fingerprint: str,
+        lock: bytes,
     ) -> Any:
         try:
             result = call(request, context)
         except ApiError as exc:
-            _finish(store_key, fingerprint, exc.to_response())
+            _finish(store_key, fingerprint, exc.to_response(), lock)
             raise
         except BaseException:
-            _release(store_key)
+            _release(store_key, lock)
             raise
         if isinstance(result, (dict, list)):
             result = NextResponse.json(result)
         if hasattr(result, "status_code"):
-            _finish(store_key, fingerprint, result)
+            _finish(store_key, fingerprint, result, lock)
         else:
-            _release(store_key)
+            _release(store_key, lock)
         return result
 
-    def _finish(store_key: str, fingerprint: str, response: Response) -> None:
+    def _finish(store_key: str, fingerprint: str, response: Response, lock: bytes) -> None:
         if not _storable(response):
-            _release(store_key)
+            _release(store_key, lock)
             return
         headers = [[k, v] for k, v in response.headers.items() if k.lower() not in _NOT_STORED]
         record = {
@@ -329,14 +349,33 @@ def with_idempotency(
             "headers": headers,
         }
         try:
-            the_store.set(store_key, _encode(record, response.get_data()), ttl)
+            # Only over our own lock: if it expired and another run holds the
+            # key now, that run's answer is the one to keep.
+            if not _set_if(store_key, lock, _encode(record, response.get_data())):
+                logger.warning("idempotency lock expired before the answer was recorded")
         except StoreError:
             # The side effect happened; answer it rather than hide it behind a 503.
             logger.warning("idempotency store unavailable; answer not recorded", exc_info=True)
 
-    def _release(store_key: str) -> None:
+    def _set_if(store_key: str, lock: bytes, value: bytes) -> bool:
+        set_if = getattr(the_store, "set_if", None)
+        if set_if is not None:
+            return bool(set_if(store_key, lock, value, ttl))
+        # A custom store without set_if: not atomic, another run may take the
+        # key between the get and the set.
+        if the_store.get(store_key) != lock:
+            return False
+        the_store.set(store_key, value, ttl)
+        return True
+
+    def _release(store_key: str, lock: bytes) -> None:
         try:
-            the_store.delete(store_key)
+            delete_if = getattr(the_store, "delete_if", None)
+            if delete_if is not None:
+                delete_if(store_key, lock)
+            elif the_store.get(store_key) == lock:
+                # A custom store without delete_if: not atomic, see set_if.
+                the_store.delete(store_key)
         except StoreError:
             logger.warning("idempotency store unavailable; lock expires by itself", exc_info=True)
 

@@ -32,6 +32,7 @@ from ..context import RouteContext
 from ..errors import ApiError
 from ..handlers import adapt_handler, mark_wrapper
 from ..response import NextResponse
+from ..stores import redact_url
 from ..typing import Handler
 
 if TYPE_CHECKING:
@@ -122,16 +123,9 @@ class _Limiter:
             self._last_warning = now
             logger.warning(
                 "rate-limit storage %s is unavailable; applying on_storage_error",
-                _redact(self.storage_url),
+                redact_url(self.storage_url),
                 exc_info=True,
             )
-
-
-def _redact(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.rpartition("@")[2]
-    return scheme + sep + rest
 
 
 @overload
@@ -287,7 +281,7 @@ def with_rate_limit(
             limit=limit,
             window=window,
             strategy=strategy,
-            storage=_redact(storage),
+            storage=redact_url(storage),
             on_storage_error=on_storage_error,
             state=holder,
         )

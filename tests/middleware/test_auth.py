@@ -241,17 +241,23 @@ def test_the_secret_defaults_to_the_requests_secret_key() -> None:
     assert_401(call(handler, bearer(token), secret_key="other-key")[0])
 
 
-def test_a_cors_preflight_passes_through_untouched() -> None:
+def test_a_cors_preflight_passes_through_to_an_inner_with_cors() -> None:
+    from handlerkit import with_cors
+
     seen: list[str] = []
 
     def options(request, context):  # type: ignore[no-untyped-def]
         seen.append(request.method)
         return NextResponse(None, 204)
 
-    handler = with_auth(secret_key=KEY)(options)
+    handler = with_auth(secret_key=KEY)(
+        with_cors(origins=["https://app.example"], methods=["DELETE"])(options)
+    )
     preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
     response, context = call(handler, preflight, method="OPTIONS")
-    assert response.status_code == 204 and seen == ["OPTIONS"]
+    # with_cors answers the preflight itself: the handler never runs.
+    assert response.status_code == 204 and seen == []
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert not hasattr(context.state, "user")
     # An OPTIONS that is not a preflight still needs a token.
     assert_401(call(handler, {"Origin": "https://app.example"}, method="OPTIONS")[0])
@@ -324,3 +330,34 @@ def test_through_an_app_without_any_secret_key_is_a_logged_500(make_client) -> N
     response = client.get("/me", headers=bearer("abc.def"))
     assert response.status_code == 500
     assert response.json()["error"] == "internal_error"
+
+
+def test_a_preflight_without_a_cors_policy_is_authenticated() -> None:
+    # Regression: a request shaped like a preflight skipped with_auth even
+    # though no with_cors layer would answer it, reaching the handler unauthenticated.
+    seen: list[str] = []
+
+    def options(request, context):  # type: ignore[no-untyped-def]
+        seen.append(request.method)
+        return NextResponse.json({"secret": "admin-only"})
+
+    handler = with_auth(secret_key=KEY)(options)
+    preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "DELETE"}
+    response, context = call(handler, preflight, method="OPTIONS")
+    assert_401(response)
+    assert seen == [] and not hasattr(context.state, "user")
+    token = issue_token({"sub": "u1"}, secret_key=KEY)
+    response, context = call(handler, {**preflight, **bearer(token)}, method="OPTIONS")
+    assert response.status_code == 200 and seen == ["OPTIONS"]
+    assert context.state.user == {"sub": "u1"}
+
+
+def test_a_verify_returning_false_is_a_401() -> None:
+    # Regression: a boolean verifier returning False authenticated the request.
+    valid = {"tok-alice"}
+    handler = with_auth(verify=lambda token: token in valid)(whoami)
+    response, context = call(handler, bearer("anything"))
+    assert_401(response)
+    assert not hasattr(context.state, "user")
+    response, context = call(handler, bearer("tok-alice"))
+    assert response.status_code == 200 and context.state.user is True

@@ -113,7 +113,6 @@ def test_query_order_does_not_matter_but_values_do() -> None:
         "X-Forwarded-Host",
         "X-Forwarded-For",
         "X-Forwarded-Proto",
-        "Host",
         "X-Original-URL",
         "Accept",
     ],
@@ -137,6 +136,58 @@ def test_unkeyed_headers_cannot_poison_the_cache(header: str, store: Store) -> N
     clean = keyed(get("http://localhost/keyed", **{header: "good.example"}), RouteContext())
     assert clean.headers["X-Cache"] == "MISS"
     assert clean.json() == {"seen": "good.example"}
+
+
+def test_the_host_is_part_of_the_key(store: Store) -> None:
+    """A forged Host gets its own entry: absolute URLs built from it never reach other hosts."""
+
+    def links(request: NextRequest, context: RouteContext) -> NextResponse:
+        return NextResponse.json({"next": request.nextUrl.origin + "/docs?page=2"})
+
+    handler = with_cache(ttl=30, store=store)(links)
+    forged = handler(get("http://localhost/docs", Host="evil.example"), RouteContext())
+    assert forged.json() == {"next": "http://evil.example/docs?page=2"}
+    victim = handler(get("http://localhost/docs", Host="api.example.com"), RouteContext())
+    assert victim.headers["X-Cache"] == "MISS"
+    assert victim.json() == {"next": "http://api.example.com/docs?page=2"}
+    again = handler(get("http://localhost/docs", Host="api.example.com"), RouteContext())
+    assert again.headers["X-Cache"] == "HIT" and again.json() == victim.json()
+    # The scheme too: an https answer is not served to http.
+    secure = handler(get("https://api.example.com/docs"), RouteContext())
+    assert secure.headers["X-Cache"] == "MISS"
+    assert secure.json() == {"next": "https://api.example.com/docs?page=2"}
+
+
+def test_the_host_through_an_app_cannot_poison_another_host(make_client: Any) -> None:
+    client = make_client(
+        {
+            "docs/route.py": """
+                revalidate = 60
+                def GET(request, context):
+                    return {"next": str(request.nextUrl.origin) + "/docs?page=2"}
+            """
+        }
+    )
+    client.get("/docs", headers={"Host": "evil.example"})
+    victim = client.get("/docs", headers={"Host": "api.example.com"})
+    assert victim.json() == {"next": "http://api.example.com/docs?page=2"}
+
+
+def test_raw_query_escapes_never_share_an_entry(store: Store) -> None:
+    """?q=%FF (searchParams: U+FFFD) and ?q=%25FF (searchParams: "%FF") are two queries."""
+
+    def search(request: NextRequest, context: RouteContext) -> NextResponse:
+        return NextResponse.json({"q": request.nextUrl.searchParams.get("q")})
+
+    handler = with_cache(ttl=30, store=store)(search)
+    first = handler(get("http://localhost/search?q=%FF"), RouteContext())
+    assert first.json() == {"q": "\ufffd"}
+    second = handler(get("http://localhost/search?q=%25FF"), RouteContext())
+    assert second.headers["X-Cache"] == "MISS" and second.json() == {"q": "%FF"}
+    # Field order still does not matter.
+    handler(get("http://localhost/search?a=1&b=2"), RouteContext())
+    swapped = handler(get("http://localhost/search?b=2&a=1"), RouteContext())
+    assert swapped.headers["X-Cache"] == "HIT"
 
 
 def test_declared_vary_headers_split_entries() -> None:

@@ -363,3 +363,47 @@ def test_layers_the_app_adds_are_labelled(make_app) -> None:  # type: ignore[no-
     assert routes["/plain"].handlers["GET"] is routes["/plain"].exports["GET"] or not wrapper_chain(
         routes["/plain"].handlers["GET"]
     )
+
+
+PER_METHOD = {
+    "api/posts/route.py": """
+        from handlerkit import with_cors
+
+        @with_cors(origins=["https://app.example.com"], credentials=True)
+        def GET(request, context):
+            return {"posts": []}
+
+        @with_cors(origins=["https://admin.example.com"], credentials=True)
+        def DELETE(request, context):
+            return {"deleted": True}
+    """,
+}
+
+
+def test_a_preflight_advertises_only_its_own_policys_methods(make_client) -> None:  # type: ignore[no-untyped-def]
+    """Regression: GET's policy advertised DELETE (another policy's method) to GET's origin."""
+    client = make_client(PER_METHOD)
+
+    def preflight(origin: str, method: str):  # type: ignore[no-untyped-def]
+        return client.open(
+            "/api/posts",
+            method="OPTIONS",
+            headers={"Origin": origin, "Access-Control-Request-Method": method},
+        )
+
+    app_get = preflight("https://app.example.com", "GET")
+    assert app_get.status_code == 204
+    assert app_get.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert app_get.headers["Access-Control-Allow-Methods"] == "GET, HEAD"
+    admin_delete = preflight("https://admin.example.com", "DELETE")
+    assert admin_delete.headers["Access-Control-Allow-Origin"] == "https://admin.example.com"
+    assert admin_delete.headers["Access-Control-Allow-Methods"] == "DELETE"
+    # The other policy's origin gets nothing for a method it does not govern.
+    app_delete = preflight("https://app.example.com", "DELETE")
+    assert app_delete.status_code == 204
+    assert not [k for k, _ in app_delete.headers.items() if k.startswith("Access-Control-")]
+    # A method no policy governs is refused outright.
+    put = preflight("https://app.example.com", "PUT")
+    assert put.status_code == 204
+    assert not [k for k, _ in put.headers.items() if k.startswith("Access-Control-")]
+    assert "GET" in put.headers["Allow"]

@@ -227,6 +227,51 @@ def test_default_scope() -> None:
     assert hashed.startswith("user#")
 
 
+class _User:
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+
+def test_default_scope_of_an_object_user_uses_its_id_never_its_str() -> None:
+    """Regression: str() of a User object embeds its address, so scopes drifted or collided."""
+    request = post()
+    for field in ("sub", "id", "user_id", "username"):
+        one = default_scope(request, RouteContext(state={"user": _User(**{field: "alice"})}))
+        other = default_scope(request, RouteContext(state={"user": _User(**{field: "alice"})}))
+        assert one == other == "user:alice"
+    assert default_scope(request, RouteContext(state={"user": 42})) == "user:42"
+    with pytest.raises(TypeError, match="scope="):
+        default_scope(request, RouteContext(state={"user": _User(name="alice")}))
+    with pytest.raises(TypeError, match="scope="):
+        default_scope(request, RouteContext(state={"user": True}))
+
+
+def test_object_users_from_verify_are_scoped_by_id() -> None:
+    from handlerkit import compose, with_auth
+
+    charges: list[str] = []
+
+    @compose(with_auth(verify=lambda token: _User(id=token)), with_idempotency())
+    def pay(request: NextRequest, context: RouteContext) -> NextResponse:
+        charges.append(context.state.user.id)
+        return NextResponse.json({"charge": len(charges)}, status=201)
+
+    def send(who: str) -> Any:
+        request = post()
+        request.environ["HTTP_AUTHORIZATION"] = "Bearer " + who
+        return answer(pay, request)
+
+    first = send("alice")
+    # a retry by alice is replayed (a fresh User object each time)...
+    for _ in range(3):
+        again = send("alice")
+        assert again.headers["Idempotent-Replayed"] == "true" and body(again) == body(first)
+    # ...and bob with the same key and body never gets alice's answer
+    bob = send("bob")
+    assert "Idempotent-Replayed" not in bob.headers and body(bob) == {"charge": 2}
+    assert charges == ["alice", "bob"]
+
+
 def test_custom_scope() -> None:
     orders = Orders()
     handler = with_idempotency(scope=lambda request, context: request.headers.get("X-Tenant", ""))(
@@ -354,7 +399,9 @@ def test_a_crashed_workers_lock_expires(monkeypatch: pytest.MonkeyPatch, store: 
         return orders(request)
 
     handler = with_idempotency(store=store, lock_ttl=0.3)(dies)
-    monkeypatch.setattr(store, "delete", lambda key: None)  # a dead worker cleans nothing up
+    # a dead worker cleans nothing up
+    monkeypatch.setattr(store, "delete", lambda key: None)
+    monkeypatch.setattr(store, "delete_if", lambda key, expected: False)
     with pytest.raises(SystemExit):
         handler(post(), RouteContext())
     crash[0] = False
@@ -491,6 +538,12 @@ class FailingWrites(MemoryStore):
     def delete(self, key: str) -> None:
         raise StoreError()
 
+    def set_if(self, key: str, expected: bytes, value: bytes, ttl: float | None = None) -> bool:
+        raise StoreError()
+
+    def delete_if(self, key: str, expected: bytes) -> bool:
+        raise StoreError()
+
 
 def test_store_failing_after_the_handler_still_sends_the_real_answer(
     caplog: pytest.LogCaptureFixture,
@@ -547,3 +600,101 @@ def test_a_handler_returning_nothing_releases_the_key() -> None:
     handler = with_idempotency(lambda: results.pop(0))
     assert answer(handler, post()) is None  # the App turns this into its 500
     assert answer(handler, post()).status_code == 201
+
+
+# -- a stale run never touches a newer run's lock ------------------------------------
+
+
+class _BareStore:
+    """A custom store with only the four Protocol methods (no delete_if/set_if)."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+
+    def get(self, key: str) -> bytes | None:
+        return self.inner.get(key)
+
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        self.inner.set(key, value, ttl)
+
+    def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        return self.inner.add(key, value, ttl)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+
+def _store_key(ip: str = "10.0.0.1", key: str = KEY) -> str:
+    import hashlib
+
+    return "idem:" + hashlib.sha256(f"ip:{ip}\n{key}".encode()).hexdigest()
+
+
+@pytest.mark.parametrize("outcome", ["raises", "500", "201"])
+@pytest.mark.parametrize("kind", ["memory", "redis", "bare"])
+def test_a_stale_run_never_releases_or_overwrites_a_newer_runs_lock(
+    kind: str, outcome: str, request: pytest.FixtureRequest
+) -> None:
+    """Regression: a run outliving lock_ttl deleted the next run's lock, so a third run started."""
+    the_store: Any
+    if kind == "memory":
+        the_store = MemoryStore()
+    elif kind == "redis":
+        the_store = RedisStore(
+            str(request.getfixturevalue("redis_url")) + "?socket_timeout=2&socket_connect_timeout=2"
+        )
+    else:
+        the_store = _BareStore()
+    newer = b"the lock of a newer run"
+    runs: list[int] = []
+
+    def slow(request: NextRequest) -> NextResponse:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            # This run's lock expired and a second run took the key meanwhile.
+            the_store.delete(_store_key())
+            assert the_store.add(_store_key(), newer, 30)
+            if outcome == "raises":
+                raise RuntimeError("boom")
+            return NextResponse.json({"run": 1}, status=int(outcome))
+        return NextResponse.json({"run": len(runs)}, status=201)
+
+    handler = with_idempotency(store=the_store, lock_ttl=30)(slow)
+    if outcome == "raises":
+        with pytest.raises(RuntimeError):
+            handler(post(), RouteContext())
+    else:
+        assert answer(handler, post()).status_code == int(outcome)
+    # The newer run's lock is intact, so a third request waits instead of running.
+    assert the_store.get(_store_key()) == newer
+    assert answer(handler, post()).status_code == 409
+    assert runs == [0]
+
+
+def test_raw_query_escapes_are_different_requests() -> None:
+    """Regression: ?q=%FF and ?q=%25FF looked alike in request.args, so one replayed the other."""
+    orders = Orders()
+    handler = with_idempotency()(orders)
+    assert answer(handler, post(path="/orders?q=%FF")).status_code == 201
+    assert answer(handler, post(path="/orders?q=%25FF")).status_code == 422
+    # Field order is still not part of the request.
+    again = Orders()
+    reordered = with_idempotency()(again)
+    assert answer(reordered, post(path="/orders?a=1&b=2")).status_code == 201
+    replay = answer(reordered, post(path="/orders?b=2&a=1"))
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert len(orders.created) == 1 and len(again.created) == 1
+
+
+def test_a_store_without_delete_if_or_set_if_still_works() -> None:
+    """The optional compare-and-delete/set methods fall back to get, compare, delete/set."""
+    the_store = _BareStore()
+    orders = Orders()
+    handler = with_idempotency(store=the_store)(orders)
+    first = answer(handler, post())
+    assert first.status_code == 201
+    assert answer(handler, post()).headers["Idempotent-Replayed"] == "true"
+    failing = with_idempotency(store=the_store)(lambda: NextResponse(b"", 500))
+    assert answer(failing, post(key="other")).status_code == 500
+    assert the_store.get(_store_key(key="other")) is None  # released: the client may retry
+    assert len(orders.created) == 1

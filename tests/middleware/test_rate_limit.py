@@ -221,6 +221,21 @@ def test_redis_refusing_fails_closed_with_503(
     assert any("rate-limit storage" in r.getMessage() for r in caplog.records)
 
 
+def test_a_query_string_password_is_redacted_in_logs_and_labels(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Regression: ?password=/?username= (honoured by redis-py) leaked into logs and labels."""
+    url = f"redis://127.0.0.1:{free_port()}/0?username=bob-secret&password=pw-secret"
+    handler = with_rate_limit(limit=1, window=60, storage=url)(ok)  # type: ignore[arg-type]
+    response = call(handler, request_from())
+    assert response.status_code == 200  # fails open
+    assert "pw-secret" not in caplog.text and "bob-secret" not in caplog.text
+    assert any("password=***" in r.getMessage() for r in caplog.records)
+    label = getattr(handler, WRAPPER_ATTRIBUTE)
+    assert label["storage"].endswith("/0?username=***&password=***")
+    assert "pw-secret" not in repr({k: v for k, v in label.items() if k != "state"})
+
+
 @pytest.mark.parametrize(
     "options, message",
     [
