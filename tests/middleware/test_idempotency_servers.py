@@ -23,22 +23,9 @@ import pathlib
 import time
 
 from handlerkit import NextResponse, with_idempotency
-from handlerkit.errors import ApiError
+from tests.support.worker_pid import with_worker_pid
 
 DIR = pathlib.Path(os.environ["HK_IDEM_DIR"])
-
-
-def with_worker_pid(handler):
-    # Tags every answer, refusals included, with the worker that gave it.
-    def wrapped(request, context):
-        try:
-            response = handler(request, context)
-        except ApiError as exc:
-            exc.headers.append(("X-Worker-Pid", str(os.getpid())))
-            raise
-        response.headers["X-Worker-Pid"] = str(os.getpid())
-        return response
-    return wrapped
 
 
 @with_worker_pid

@@ -28,20 +28,7 @@ ROUTE = """
 import os
 
 from handlerkit import NextResponse, with_rate_limit
-from handlerkit.errors import ApiError
-
-
-def with_worker_pid(handler):
-    # Tags every answer, 429s included, with the worker that gave it.
-    def wrapped(request, context):
-        try:
-            response = handler(request, context)
-        except ApiError as exc:
-            exc.headers.append(("X-Worker-Pid", str(os.getpid())))
-            raise
-        response.headers["X-Worker-Pid"] = str(os.getpid())
-        return response
-    return wrapped
+from tests.support.worker_pid import with_worker_pid
 
 
 @with_worker_pid
