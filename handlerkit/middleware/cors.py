@@ -129,13 +129,17 @@ class CorsPolicy:
 
 
 def _vary(response: Response, names: Iterable[str]) -> None:
-    present = {v.strip().lower() for v in response.headers.get("Vary", "").split(",") if v.strip()}
+    headers = response.headers
+    current = headers.get("Vary")
+    if not current:
+        headers["Vary"] = ", ".join(names)
+        return
+    present = {v.strip().lower() for v in current.split(",") if v.strip()}
     if "*" in present:
         return
     missing = [name for name in names if name.lower() not in present]
     if missing:
-        current = response.headers.get("Vary")
-        response.headers["Vary"] = ", ".join([current, *missing] if current else missing)
+        headers["Vary"] = ", ".join([current, *missing])
 
 
 def _is_preflight(request: Any) -> bool:
@@ -301,7 +305,15 @@ def _decorated(
     if isinstance(response, (dict, list)):
         response = NextResponse.json(response)
     if isinstance(response, Response):
-        policy.decorate(origin, response)
+        # PERF: a with_cors layer fronted by the App (it is not the outermost
+        # layer) would decorate the same response twice; the mark skips the
+        # second pass when nothing replaced the response in between. The
+        # cProfile of endpoint E (2026-11-21) had 7 Headers.set calls per
+        # request, 2 of them this repeat, plus a second Vary parse.
+        marks = response.__dict__
+        if marks.get("_hk_cors_policy") is not policy or marks.get("_hk_cors_origin") != origin:
+            policy.decorate(origin, response)
+            marks["_hk_cors_policy"], marks["_hk_cors_origin"] = policy, origin
     return response
 
 

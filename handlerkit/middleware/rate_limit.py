@@ -25,6 +25,7 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -68,20 +69,163 @@ def default_key(request: NextRequest, context: RouteContext) -> str:
     return f"{request.ip or 'unknown'}|{context.route or request.path}"
 
 
+class _MemoryWindows:
+    """Per-bucket rate-limit state in this process's memory, bounded by the window.
+
+    The arithmetic of each strategy is the one ``limits`` uses, so the
+    headers read the same with ``memory://`` and Redis. Buckets whose state
+    has expired are dropped when a new bucket appears, at most once per
+    *window*, so a flood of distinct keys (BAD_INPUTS H5) costs memory for
+    about one window and no thread ever runs.
+    """
+
+    # PERF: limits' MemoryStorage needed a hit() and a get_window_stats() call,
+    # each taking a per-key lock, and started a Timer thread every 10 ms under
+    # load; a dict per wrapper took with_rate_limit from about 22 to 5 µs per
+    # request (endpoint E, benchmarks/results/2026-11-21.md). It also fixes
+    # limits' moving window keeping every key ever seen (as an empty list).
+
+    def __init__(self, limit: int, window: int) -> None:
+        self.limit = limit
+        self.window = window
+        self.buckets: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+
+    def hit(self, bucket: str) -> tuple[bool, int, float]:
+        """Count one request; return (allowed, remaining, when the window resets)."""
+        now = time.time()
+        with self._lock:
+            state = self.buckets.get(bucket)
+            if state is None:
+                if now >= self._next_sweep:
+                    buckets = self.buckets
+                    for stale in [b for b, v in buckets.items() if self._expired(v, now)]:
+                        del buckets[stale]
+                    self._next_sweep = now + self.window
+                state = self.buckets[bucket] = self._new(now)
+            return self._hit(state, now)
+
+    def _new(self, now: float) -> Any:
+        raise NotImplementedError
+
+    def _expired(self, state: Any, now: float) -> bool:
+        raise NotImplementedError
+
+    def _hit(self, state: Any, now: float) -> tuple[bool, int, float]:
+        raise NotImplementedError
+
+
+class _FixedWindowMemory(_MemoryWindows):
+    """A counter that starts at a bucket's first hit and ends *window* seconds later.
+
+    Every hit counts, refused ones too (as in ``limits``).
+    """
+
+    def _new(self, now: float) -> list[float]:
+        return [0, now + self.window]  # count, end of the window
+
+    def _expired(self, state: list[float], now: float) -> bool:
+        return state[1] <= now
+
+    def _hit(self, state: list[float], now: float) -> tuple[bool, int, float]:
+        if state[1] <= now:
+            state[0], state[1] = 0, now + self.window
+        state[0] += 1
+        count = int(state[0])
+        return count <= self.limit, max(0, self.limit - count), state[1]
+
+
+class _MovingWindowMemory(_MemoryWindows):
+    """The times of the allowed hits of the last *window* seconds; exact, one float per hit."""
+
+    def _new(self, now: float) -> deque[float]:
+        return deque()
+
+    def _expired(self, state: deque[float], now: float) -> bool:
+        return not state or state[-1] < now - self.window
+
+    def _hit(self, state: deque[float], now: float) -> tuple[bool, int, float]:
+        start = now - self.window
+        while state and state[0] < start:
+            state.popleft()
+        allowed = len(state) < self.limit
+        if allowed:
+            state.append(now)
+        return allowed, self.limit - len(state), state[0] + self.window
+
+
+class _SlidingWindowMemory(_MemoryWindows):
+    """Clock-aligned windows; the previous one's count weighted by how much of it still overlaps."""
+
+    def _new(self, now: float) -> list[int]:
+        return [int(now / self.window), 0, 0]  # window index, current count, previous count
+
+    def _expired(self, state: list[int], now: float) -> bool:
+        return state[0] < int(now / self.window) - 1
+
+    def _hit(self, state: list[int], now: float) -> tuple[bool, int, float]:
+        window = self.window
+        index = int(now / window)
+        if state[0] != index:
+            state[2] = state[1] if state[0] == index - 1 else 0
+            state[0], state[1] = index, 0
+        # limits' own float expressions, so both stores agree to the last bit.
+        previous_expires_in = (1 - (((now - window) / window) % 1)) * window if state[2] else 0.0
+        weighted = state[2] * previous_expires_in / window + state[1]
+        allowed = math.floor(weighted) + 1 <= self.limit
+        if allowed:
+            state[1] += 1
+            weighted += 1
+        remaining = max(0, self.limit - math.floor(weighted))
+        # When the weighted count next drops by one, as limits reports it.
+        reset_in = math.inf
+        if state[2]:
+            reset_in = previous_expires_in % (window / state[2])
+        if state[1]:
+            reset_in = min(reset_in, ((1 - ((now / window) % 1)) * window + window) % window)
+        return allowed, remaining, now + (reset_in if reset_in != math.inf else 0)
+
+
+_MEMORY = {
+    "fixed-window": _FixedWindowMemory,
+    "moving-window": _MovingWindowMemory,
+    "sliding-window": _SlidingWindowMemory,
+}
+
+
+class _LimitsLimiter:
+    """A ``limits`` strategy over its storage (Redis, or memory for the window logs)."""
+
+    def __init__(self, limiter: RateLimiter, item: RateLimitItem) -> None:
+        self.limiter = limiter
+        self.item = item
+
+    def hit(self, bucket: str) -> tuple[bool, int, float]:
+        """Count one request; return (allowed, remaining, when the window resets)."""
+        allowed = self.limiter.hit(self.item, bucket)
+        stats = self.limiter.get_window_stats(self.item, bucket)
+        return allowed, stats.remaining, stats.reset_time
+
+
 class _Limiter:
     """The per-process storage and limiter behind one ``with_rate_limit`` use."""
 
-    def __init__(self, storage: str, strategy: str, socket_timeout: float) -> None:
+    def __init__(
+        self, storage: str, strategy: str, socket_timeout: float, limit: int, window: int
+    ) -> None:
         self.storage_url = storage
         self.strategy = strategy
         self.socket_timeout = socket_timeout
+        self.limit = limit
+        self.window = window
         self._pid = 0
-        self._limiter: RateLimiter | None = None
+        self._limiter: _MemoryWindows | _LimitsLimiter | None = None
         self._lock = threading.Lock()
         self._last_warning = -math.inf
         self.errors: tuple[type[BaseException], ...] = (OSError,)
 
-    def get(self) -> RateLimiter:
+    def get(self) -> _MemoryWindows | _LimitsLimiter:
         limiter = self._limiter
         if limiter is None or self._pid != os.getpid():
             with self._lock:
@@ -91,31 +235,31 @@ class _Limiter:
                 limiter = self._limiter
         return limiter
 
-    def _build(self) -> RateLimiter:
-        from limits import strategies
+    def _build(self) -> _MemoryWindows | _LimitsLimiter:
+        memory = self.storage_url.partition("://")[0].lower() == "memory"
+        if memory:
+            return _MEMORY[self.strategy](self.limit, self.window)
+
+        import redis
+        from limits import RateLimitItemPerSecond, strategies
         from limits.errors import StorageError
         from limits.storage import storage_from_string
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        options: dict[str, Any] = {}
-        errors: list[type[BaseException]] = [OSError, StorageError]
-        if self.storage_url.partition("://")[0].lower() != "memory":
-            import redis
-            from redis.backoff import NoBackoff
-            from redis.retry import Retry
-
-            # Short socket timeouts and no retries: a hung Redis costs about
-            # socket_timeout per request, not redis-py's default of seconds.
-            options = {
-                "socket_timeout": self.socket_timeout,
-                "socket_connect_timeout": self.socket_timeout,
-                "retry": Retry(NoBackoff(), 0),
-                "health_check_interval": 0,
-            }
-            errors.append(redis.RedisError)
+        # Short socket timeouts and no retries: a hung Redis costs about
+        # socket_timeout per request, not redis-py's default of seconds.
+        options: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_timeout,
+            "retry": Retry(NoBackoff(), 0),
+            "health_check_interval": 0,
+        }
         storage = storage_from_string(self.storage_url, wrap_exceptions=True, **options)
-        self.errors = tuple(errors)
+        self.errors = (OSError, StorageError, redis.RedisError)
         limiter_class = getattr(strategies, STRATEGIES[self.strategy])
-        return limiter_class(storage)  # type: ignore[no-any-return]
+        item = RateLimitItemPerSecond(self.limit, self.window)
+        return _LimitsLimiter(limiter_class(storage), item)
 
     def warn(self) -> None:
         now = time.monotonic()
@@ -206,16 +350,8 @@ def with_rate_limit(
         raise ValueError("with_rate_limit: key must be a callable (request, context) -> str")
     key_func = key or default_key
     fail_open = on_storage_error == "open"
-    holder = _Limiter(storage, strategy, socket_timeout)
-    item_box: list[RateLimitItem] = []
+    holder = _Limiter(storage, strategy, socket_timeout, limit, window)
     limit_header = str(limit)
-
-    def rate_item() -> RateLimitItem:
-        if not item_box:
-            from limits import RateLimitItemPerSecond
-
-            item_box.append(RateLimitItemPerSecond(limit, window))
-        return item_box[0]
 
     def decorate(inner: Callable[..., Any]) -> Handler:
         call = adapt_handler(inner)
@@ -230,10 +366,7 @@ def with_rate_limit(
             if len(bucket) > MAX_KEY_LENGTH or not bucket.isprintable():
                 bucket = hashlib.sha256(bucket.encode("utf-8", "surrogatepass")).hexdigest()
             try:
-                limiter = holder.get()
-                item = rate_item()
-                allowed = limiter.hit(item, bucket)
-                stats = limiter.get_window_stats(item, bucket)
+                allowed, remaining, reset_at = holder.get().hit(bucket)
             except holder.errors:
                 holder.warn()
                 if not fail_open:
@@ -248,10 +381,10 @@ def with_rate_limit(
                     ("X-RateLimit-Status", "unavailable"),
                 ]
             else:
-                reset = max(0, math.ceil(stats.reset_time - time.time()))
+                reset = max(0, math.ceil(reset_at - time.time()))
                 headers = [
                     ("X-RateLimit-Limit", limit_header),
-                    ("X-RateLimit-Remaining", str(max(0, min(limit, stats.remaining)))),
+                    ("X-RateLimit-Remaining", str(max(0, min(limit, remaining)))),
                     ("X-RateLimit-Reset", str(reset)),
                 ]
                 if not allowed:
@@ -270,9 +403,15 @@ def with_rate_limit(
             if isinstance(result, (dict, list)):
                 result = NextResponse.json(result)
             response_headers = getattr(result, "headers", None)
-            if response_headers is not None:
+            if response_headers is None:
+                return result
+            # PERF: three appends instead of three Headers.set scans, unless an
+            # inner limiter already answered (then the outer one's figures win).
+            if "X-RateLimit-Limit" in response_headers:
                 for name, value in headers:
                     response_headers[name] = value
+            else:
+                response_headers.extend(headers)
             return result
 
         return mark_wrapper(

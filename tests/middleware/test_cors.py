@@ -326,6 +326,37 @@ def test_actual_requests_through_the_app(make_client) -> None:  # type: ignore[n
         assert head.status_code == 200 and head.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
 
 
+def test_a_fronted_with_cors_decorates_once_and_again_when_the_response_is_replaced(make_client) -> None:  # type: ignore[no-untyped-def]
+    routes = {
+        "x/route.py": """
+            import functools
+
+            from handlerkit import NextResponse, compose, with_cors
+
+            def replace_on_query(handler):
+                @functools.wraps(handler)
+                def wrapped(request, context):
+                    response = handler(request, context)
+                    if request.args.get("replace"):
+                        return NextResponse.json({"replaced": True})
+                    return response
+                return wrapped
+
+            @compose(replace_on_query, with_cors(origins=["https://app.example.com"]))
+            def GET(request):
+                return {"ok": True}
+        """,
+    }
+    client = make_client(routes)
+    for query, body in (("", {"ok": True}), ("?replace=1", {"replaced": True})):
+        response = client.get("/x" + query, headers={"Origin": APP_ORIGIN})
+        assert response.json() == body
+        assert response.headers.getlist("Access-Control-Allow-Origin") == [APP_ORIGIN]
+        assert response.headers.getlist("Vary") == ["Origin"]
+    refused = client.get("/x?replace=1", headers={"Origin": EVIL})
+    assert allow_headers(refused) == {} and refused.headers.getlist("Vary") == ["Origin"]
+
+
 def test_routes_without_cors_are_untouched(make_client) -> None:  # type: ignore[no-untyped-def]
     client = make_client(ROUTES, secret_key="k")
     response = client.options("/plain", headers=PREFLIGHT)

@@ -161,6 +161,38 @@ def test_custom_logger_and_level(caplog: pytest.LogCaptureFixture) -> None:
     assert record.levelno == logging.DEBUG
 
 
+def test_filters_and_disabled_loggers_still_apply(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="filtered.access")
+    log = logging.getLogger("filtered.access")
+    seen: list[logging.LogRecord] = []
+
+    def keep_only_errors(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return record.access["status"] >= 400  # type: ignore[attr-defined, no-any-return]
+
+    log.addFilter(keep_only_errors)
+    try:
+        handler = with_logging(logger=log)(ok)
+        handler(NextRequest("/ok"))
+        assert [r.getMessage() for r in caplog.records if r.name == "filtered.access"] == []
+        assert seen[0].funcName == "with_logging" and seen[0].levelno == logging.INFO
+        log.disabled = True
+        with_logging(logger=log)(lambda: ApiError(404, "nope", "No."))(NextRequest("/x"))
+        assert len(seen) == 1
+    finally:
+        log.removeFilter(keep_only_errors)
+        log.disabled = False
+
+
+def test_a_logger_adapter_is_accepted(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="adapted.access")
+    adapter = logging.LoggerAdapter(logging.getLogger("adapted.access"), {"service": "api"})
+    with_logging(logger=adapter)(ok)(NextRequest("/x"))  # type: ignore[arg-type]
+    [record] = [r for r in caplog.records if r.name == "adapted.access"]
+    assert json.loads(record.getMessage())["path"] == "/x"
+    assert record.service == "api"  # type: ignore[attr-defined]
+
+
 def test_nothing_is_formatted_when_the_logger_is_off(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger=ACCESS_LOGGER)
     response = with_logging(ok)(NextRequest("/x"))

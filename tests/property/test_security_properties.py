@@ -304,3 +304,35 @@ def test_allow_origin_is_set_exactly_when_the_origin_is_allowed(
     )
     if "Access-Control-Max-Age" in preflight.headers:
         assert 0 <= int(preflight.headers["Access-Control-Max-Age"]) <= 7200
+
+
+@given(
+    st.sampled_from(["fixed-window", "moving-window", "sliding-window"]),
+    st.integers(1, 5),
+    st.integers(1, 10),
+    # Steps between hits in units of 1/7 s plus an odd offset, so no hit lands
+    # exactly on a window edge (where limits' own checks disagree by one float).
+    st.lists(st.tuples(st.integers(0, 40), st.sampled_from("ab")), min_size=1, max_size=40),
+)
+def test_memory_windows_answer_exactly_as_limits_memory_storage_does(
+    strategy: str, limit: int, window: int, steps: list[tuple[int, str]]
+) -> None:
+    """handlerkit's memory:// counters agree with limits' MemoryStorage hit for hit."""
+    import time
+    from unittest import mock
+
+    from limits import RateLimitItemPerSecond, strategies
+    from limits.storage import MemoryStorage
+
+    from handlerkit.middleware.rate_limit import _MEMORY, STRATEGIES
+
+    clock = [1_700_000_000.0 + 1 / 3]
+    with mock.patch.object(time, "time", lambda: clock[0]):
+        theirs = getattr(strategies, STRATEGIES[strategy])(MemoryStorage())
+        item = RateLimitItemPerSecond(limit, window)
+        ours = _MEMORY[strategy](limit, window)
+        for step, bucket in steps:
+            clock[0] += step / 7 + 1e-4
+            allowed = theirs.hit(item, bucket)
+            stats = theirs.get_window_stats(item, bucket)
+            assert ours.hit(bucket) == (allowed, stats.remaining, pytest.approx(stats.reset_time))
