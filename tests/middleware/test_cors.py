@@ -357,6 +357,15 @@ def test_a_fronted_with_cors_decorates_once_and_again_when_the_response_is_repla
     assert allow_headers(refused) == {} and refused.headers.getlist("Vary") == ["Origin"]
 
 
+def test_a_vary_the_handler_already_set_is_kept_and_not_repeated() -> None:
+    def handler(request):  # type: ignore[no-untyped-def]
+        return NextResponse.json({}, headers={"Vary": "Accept-Encoding, origin"})
+
+    response = with_cors(origins=[APP_ORIGIN])(handler)(NextRequest("/x", headers={"Origin": APP_ORIGIN}))
+    assert response.headers.getlist("Vary") == ["Accept-Encoding, origin"]
+    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+
+
 def test_routes_without_cors_are_untouched(make_client) -> None:  # type: ignore[no-untyped-def]
     client = make_client(ROUTES, secret_key="k")
     response = client.options("/plain", headers=PREFLIGHT)

@@ -341,3 +341,28 @@ def test_nested_limiters_send_one_set_of_headers_the_outer_ones() -> None:
     assert response.headers.getlist("X-RateLimit-Limit") == ["3"]
     assert response.headers.getlist("X-RateLimit-Remaining") == ["2"]
     assert len(response.headers.getlist("X-RateLimit-Reset")) == 1
+
+
+def test_a_sliding_window_refuses_at_the_exact_edge_as_limits_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At the first instant of a window the previous one still weighs in full."""
+    import time
+
+    from limits import RateLimitItemPerSecond
+    from limits.storage import MemoryStorage
+    from limits.strategies import SlidingWindowCounterRateLimiter
+
+    from handlerkit.middleware.rate_limit import _SlidingWindowMemory
+
+    now = [995.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    ours = _SlidingWindowMemory(1, 10)
+    theirs = SlidingWindowCounterRateLimiter(MemoryStorage())
+    item = RateLimitItemPerSecond(1, 10)
+    for at in (995.0, 1000.0, 1004.0, 1005.5):
+        now[0] = at
+        allowed = theirs.hit(item, "k")
+        stats = theirs.get_window_stats(item, "k")
+        assert ours.hit("k") == (allowed, stats.remaining, pytest.approx(stats.reset_time))
+    assert ours.buckets["k"][1:] == [1, 1]  # refused at 1000 and 1004, allowed at 1005.5
