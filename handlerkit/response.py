@@ -54,6 +54,46 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _STATUS_LINES = {code: f"{code} {phrase.upper()}" for code, phrase in HTTP_STATUS_CODES.items()}
 _HEADERS_HAVE_LIST = hasattr(Headers(), "_list") and list(vars(Headers())) == ["_list"]
 _new_headers = object.__new__
+_NEWLINE = re.compile(r"[\r\n]")
+
+
+def header_value(headers: Headers, name: str) -> str | None:
+    """Return the first value of header *name* in *headers*, or ``None``; for the wrappers.
+
+    The same answer as ``headers.get(name)``.
+    """
+    # PERF: Werkzeug's Headers.get raises and catches a KeyError subclass
+    # for an absent name; the wrappers ask about absent names (Vary,
+    # X-RateLimit-Limit) on every request of endpoint E (cProfile, 2026-11-21).
+    if _HEADERS_HAVE_LIST and type(headers) is Headers:
+        lowered = name.lower()
+        for key, value in headers._list:  # noqa: SLF001 - see _HEADERS_HAVE_LIST
+            if key.lower() == lowered:
+                return value
+        return None
+    return headers.get(name)
+
+
+def set_headers(headers: Headers, items: list[tuple[str, str]]) -> None:
+    """Set every ``(name, value)`` of *items*, replacing earlier values of those names.
+
+    The same result as ``headers[name] = value`` for each item (values with
+    CR or LF are refused with ``ValueError``), in one pass over the headers.
+    """
+    # PERF: endpoint E's wrappers set 7 headers per request; each Headers.set
+    # validates and scans the whole list (2.7 µs apiece, timeit 2026-11-21).
+    if not (_HEADERS_HAVE_LIST and type(headers) is Headers):
+        for name, value in items:
+            headers[name] = value
+        return
+    for _, value in items:
+        if _NEWLINE.search(value) is not None:
+            raise ValueError("Header values must not contain newline characters.")
+    current = headers._list  # noqa: SLF001 - see _HEADERS_HAVE_LIST
+    names = {name.lower() for name, _ in items}
+    if any(key.lower() in names for key, _ in current):
+        current[:] = [item for item in current if item[0].lower() not in names]
+    current.extend(items)
 
 
 class CookieError(HandlerKitError, ValueError):

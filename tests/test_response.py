@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
@@ -473,3 +474,26 @@ def test_cookies_are_replaced_by_the_key_the_header_will_carry() -> None:
     assert [c.value for c in response.cookies.get_all("p")] == ["2"]
     response.cookies.delete("sid", domain=".Example.com")
     assert [c.value for c in response.cookies.get_all("sid")] == [""]
+
+
+# ------------------------------------------------------------------ header helpers for the wrappers
+
+
+class _OtherHeaders(Headers):
+    """Not exactly Headers: the helpers fall back to the public API."""
+
+
+@pytest.mark.parametrize("kind", [Headers, _OtherHeaders])
+def test_set_headers_replaces_like_item_assignment(kind: type[Headers]) -> None:
+    from handlerkit.response import header_value, set_headers
+
+    headers = kind([("Content-Type", "application/json"), ("vary", "Cookie"), ("X-A", "1"), ("X-a", "2")])
+    set_headers(headers, [("X-A", "3"), ("X-RateLimit-Limit", "10")])
+    assert headers.getlist("X-A") == ["3"] and headers["X-RateLimit-Limit"] == "10"
+    assert headers.getlist("Content-Type") == ["application/json"]
+    assert header_value(headers, "VARY") == "Cookie" and header_value(headers, "Missing") is None
+    set_headers(headers, [])
+    assert len(headers) == 4
+    with pytest.raises(ValueError):
+        set_headers(headers, [("X-B", "ok"), ("X-C", "a\r\nSet-Cookie: x=1")])
+    assert "X-C" not in headers

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from ..context import RouteContext
 from ..handlers import WRAPPER_ATTRIBUTE, adapt_handler, mark_wrapper, wrapper_chain
-from ..response import NextResponse
+from ..response import NextResponse, header_value, set_headers
 from ..typing import Handler
 from .errors import exception_response
 
@@ -70,18 +70,18 @@ class CorsPolicy:
         ``Origin``, so ``Vary: Origin`` is always added, also when the origin
         is refused (then no ``Access-Control-Allow-*`` header is sent).
         """
-        headers = response.headers
         if self.any_origin:
-            headers["Access-Control-Allow-Origin"] = "*"
+            items = [("Access-Control-Allow-Origin", "*")]
         else:
             _vary(response, ("Origin",))
             if not self.allows_origin(origin):
                 return response
-            headers["Access-Control-Allow-Origin"] = origin
+            items = [("Access-Control-Allow-Origin", origin)]  # type: ignore[list-item]  # allowed: not None
             if self.credentials:
-                headers["Access-Control-Allow-Credentials"] = "true"
+                items.append(("Access-Control-Allow-Credentials", "true"))
         if self.expose_headers:
-            headers["Access-Control-Expose-Headers"] = ", ".join(self.expose_headers)
+            items.append(("Access-Control-Expose-Headers", ", ".join(self.expose_headers)))
+        set_headers(response.headers, items)
         return response
 
     def preflight(
@@ -130,9 +130,9 @@ class CorsPolicy:
 
 def _vary(response: Response, names: Iterable[str]) -> None:
     headers = response.headers
-    current = headers.get("Vary")
+    current = header_value(headers, "Vary")
     if not current:
-        headers["Vary"] = ", ".join(names)
+        set_headers(headers, [("Vary", ", ".join(names))])
         return
     present = {v.strip().lower() for v in current.split(",") if v.strip()}
     if "*" in present:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ..context import RouteContext
 from ..errors import ApiError
 from ..handlers import adapt_handler, mark_wrapper
-from ..response import NextResponse
+from ..response import NextResponse, set_headers
 from ..stores import redact_url
 from ..typing import Handler
 
@@ -405,13 +405,7 @@ def with_rate_limit(
             response_headers = getattr(result, "headers", None)
             if response_headers is None:
                 return result
-            # PERF: three appends instead of three Headers.set scans, unless an
-            # inner limiter already answered (then the outer one's figures win).
-            if "X-RateLimit-Limit" in response_headers:
-                for name, value in headers:
-                    response_headers[name] = value
-            else:
-                response_headers.extend(headers)
+            set_headers(response_headers, headers)  # an inner limiter's figures are replaced
             return result
 
         return mark_wrapper(
