@@ -455,6 +455,62 @@ def test_a_truncated_body_is_400_incomplete_body() -> None:
     assert (error.status, error.code) == (400, "incomplete_body")
 
 
+class _Trickle(io.RawIOBase):
+    """A server's input stream that hands the body over a few bytes per read."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step = data, step
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        size = self.step if size < 0 else min(size, self.step)
+        chunk, self.data = self.data[:size], self.data[size:]
+        return chunk
+
+
+class _Broken(io.RawIOBase):
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        raise OSError("connection reset by peer")
+
+
+def _declared(stream: Any, length: str, **options: Any) -> NextRequest:
+    environ = EnvironBuilder(path="/x", method="POST", content_type="application/json").get_environ()
+    environ.update({"wsgi.input": stream, "CONTENT_LENGTH": length})
+    return NextRequest(environ, **options)
+
+
+def test_a_body_handed_over_in_parts_is_read_whole() -> None:
+    body = json.dumps({"items": list(range(50))}).encode()
+    request = _declared(_Trickle(body, 7), str(len(body)))
+    assert request.bytes() == body
+    assert request.json() == {"items": list(range(50))}
+    assert request.get_data() == body  # Werkzeug's own accessors see the same bytes
+
+
+def test_a_declared_length_is_read_exactly_and_no_further() -> None:
+    stream = io.BytesIO(b'{"a": 1}GARBAGE-OF-THE-NEXT-REQUEST')
+    assert _declared(stream, "8").json() == {"a": 1}
+    assert stream.read() == b"GARBAGE-OF-THE-NEXT-REQUEST"
+
+
+def test_a_declared_length_over_the_limit_is_413_before_reading() -> None:
+    stream = io.BytesIO(b"x" * 20)
+    error = _api_error(_declared(stream, "20", max_body_size=10).bytes)
+    assert error.status == 413 and stream.tell() == 0
+
+
+def test_a_body_ending_early_in_parts_is_400_and_a_failing_read_is_400() -> None:
+    error = _api_error(_declared(_Trickle(b"x" * 10, 3), "50").bytes)
+    assert (error.status, error.code) == (400, "incomplete_body")
+    error = _api_error(_declared(_Broken(), "5").bytes)
+    assert error.status == 400 and "reset" not in error.message
+
+
+def test_a_malformed_content_length_takes_werkzeugs_path() -> None:
+    for length in ("+5", "5 ", "\u0665", "-1"):
+        request = _declared(io.BytesIO(b"12345"), length)
+        assert request.bytes() in (b"", b"12345")  # never an error, never more than sent
+
+
 # -- form_data() -----------------------------------------------------------------------------
 
 
