@@ -53,6 +53,13 @@ def test_startup_smoke_starts_every_framework_in_a_fresh_process() -> None:
     assert "construct s (median)" in out
 
 
+def test_wrappers_smoke_measures_every_layer_of_endpoint_e() -> None:
+    out = run_script("wrappers.py", "--compare", str(ROOT))
+    for layer in ("bare handler", "with_logging", "with_cors", "with_rate_limit", "with_auth", "with_validation"):
+        assert f"| {layer} |" in out
+    assert out.count("this checkout") == 1 and str(ROOT) in out
+
+
 def test_memory_smoke_reads_rss_twice() -> None:
     out = run_script("memory.py")
     assert "MiB →" in out and "RSS after 1,000 requests" in out

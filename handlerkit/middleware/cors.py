@@ -307,9 +307,9 @@ def _decorated(
     if isinstance(response, Response):
         # PERF: a with_cors layer fronted by the App (it is not the outermost
         # layer) would decorate the same response twice; the mark skips the
-        # second pass when nothing replaced the response in between. The
-        # cProfile of endpoint E (2026-11-21) had 7 Headers.set calls per
-        # request, 2 of them this repeat, plus a second Vary parse.
+        # second pass when nothing replaced the response in between (with
+        # set_headers, with_cors went from 20.2 to 9.6 µs: benchmarks/wrappers.py,
+        # in benchmarks/results/2026-11-21.md).
         marks = response.__dict__
         if marks.get("_hk_cors_policy") is not policy or marks.get("_hk_cors_origin") != origin:
             policy.decorate(origin, response)

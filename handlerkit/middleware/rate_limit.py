@@ -81,8 +81,9 @@ class _MemoryWindows:
 
     # PERF: limits' MemoryStorage needed a hit() and a get_window_stats() call,
     # each taking a per-key lock, and started a Timer thread every 10 ms under
-    # load; a dict per wrapper took with_rate_limit from about 22 to 5 µs per
-    # request (endpoint E, benchmarks/results/2026-11-21.md). It also fixes
+    # load; a dict per wrapper took with_rate_limit from 35.3 to 8.3 µs per
+    # request (benchmarks/wrappers.py, in benchmarks/results/2026-11-21.md;
+    # Headers work included). It also fixes
     # limits' moving window keeping every key ever seen (as an empty list).
 
     def __init__(self, limit: int, window: int) -> None:
