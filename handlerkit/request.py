@@ -161,6 +161,7 @@ _JSON_DECODER = _json.JSONDecoder(parse_constant=_reject_constant, parse_float=_
 
 
 _INF = float("inf")
+_BOM = b"\xef\xbb\xbf"
 
 
 class SearchParams:
@@ -995,8 +996,10 @@ class NextRequest(Request):
         raw = self.bytes()
         if not raw.strip():
             raise _invalid_json("The request body is empty; JSON was expected.")
+        if raw.startswith(_BOM):  # PERF: "utf-8-sig" is a Python-level codec, "utf-8" is C
+            raw = raw[3:]
         try:
-            text = raw.decode("utf-8-sig")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _invalid_json("The request body is not valid UTF-8.") from exc
         limit = self.max_json_depth

