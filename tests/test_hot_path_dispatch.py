@@ -350,3 +350,57 @@ def test_root_and_trailing_slash_paths_after_the_segment_shortcut() -> None:
     slash = App(_router(), trailing_slash=True)
     assert answer(slash, environ("/users/42/"))[1] == b'{"id":"42","route":"/users/[id]"}'
     assert answer(slash, environ("//", raw="//"))[0] == 404
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_the_dispatch_builds_the_context_the_constructor_builds(
+    monkeypatch: pytest.MonkeyPatch, plain: bool
+) -> None:
+    import handlerkit.app
+
+    monkeypatch.setattr(handlerkit.app, "_PLAIN_CONTEXT", plain and handlerkit.app._PLAIN_CONTEXT)
+    seen: list[RouteContext] = []
+    router = Router()
+
+    @router.route("/users/[id]", methods=["GET"])
+    def user(request: Any, context: RouteContext) -> Any:
+        seen.append(context)
+        context.state.touched = True
+        return {}
+
+    assert answer(App(router), environ("/users/7"))[0] == 200
+    expected = RouteContext({"id": "7"}, route="/users/[id]")
+    expected.state.touched = True
+    assert type(seen[0]) is RouteContext
+    for name in RouteContext.__slots__:
+        assert getattr(seen[0], name) == getattr(expected, name), name
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_nextresponse_json_body_is_json_dumps(value: object) -> None:
+    from handlerkit.response import json_dumps
+
+    response = NextResponse.json(value)
+    assert response.get_data() == json_dumps(value)
+    assert response.headers["Content-Length"] == str(len(json_dumps(value)))
+
+
+def test_nextresponse_json_falls_back_like_json_dumps() -> None:
+    assert NextResponse.json({"s": "\ud800"}).get_data() == b'{"s":"\\ud800"}'
+    assert NextResponse.json(["\ud800"]).get_data() == b'["\\ud800"]'
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference"):
+        NextResponse.json({"a": cycle})
+    with pytest.raises(TypeError):
+        NextResponse.json({"a": object()})
