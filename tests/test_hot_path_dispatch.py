@@ -90,8 +90,11 @@ def test_a_cookie_header_is_parsed_once_and_shared_by_requests() -> None:
     header = "sid=abc; theme=dark; sid=other"
     first = NextRequest.from_environ(environ("/x", HTTP_COOKIE=header), None, None, "")
     second = NextRequest.from_environ(environ("/x", HTTP_COOKIE=header), None, None, "")
-    assert first.cookies is not second.cookies
+    assert first.cookies is second.cookies  # one immutable view per header and key
     assert first.cookies.get("sid") is second.cookies.get("sid")
+    keyed = NextRequest.from_environ(environ("/x", HTTP_COOKIE=header), "k", None, "")
+    assert keyed.cookies is not first.cookies
+    assert keyed.cookies.get("sid") is first.cookies.get("sid")  # the parse is shared
     assert first.cookies.get("sid").value == "abc"  # type: ignore[union-attr]
     assert [c.value for c in first.cookies.get_all("sid")] == ["abc", "other"]
     assert [c.name for c in first.cookies] == ["sid", "sid", "theme"]
@@ -109,6 +112,10 @@ def test_shared_cookies_verify_signatures_with_each_requests_own_key() -> None:
     other = NextRequest.from_environ(environ("/x", HTTP_COOKIE=header), "k2", None, "")
     assert good.cookies.get_signed("s") == {"uid": 7}
     assert other.cookies.get_signed("s") is None
+    again = NextRequest.from_environ(environ("/x", HTTP_COOKIE=header), "k1", None, "")
+    assert again.cookies.get_signed("s") == {"uid": 7}
+    assert RequestCookies(header, "k2").get_signed("s") is None
+    assert RequestCookies(header, "k1").get_signed("s") == {"uid": 7}
 
 
 def test_the_cookie_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,6 +218,8 @@ def test_query_and_cookie_views_through_the_app() -> None:
         ("/users/" + "a-" * 600, None, 400, None),
         ("/files/a/b", None, 200, b'{"path":["a","b"]}'),
         ("/files/a/..", "/files/a/%2E%2E", 400, None),
+        ("/users/a\x00b", None, 400, None),
+        ("/files/" + "ab/" * 400 + "c", None, 200, None),
     ],
 )
 def test_param_checks_with_the_letters_and_digits_shortcut(
