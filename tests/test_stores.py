@@ -116,21 +116,21 @@ def test_memory_store_rejects_a_zero_bound() -> None:
 def test_redis_store_prefixes_keys(redis_url: str) -> None:
     import redis
 
-    RedisStore(redis_url, prefix="app1:").set("k", b"v", ttl=30)
+    RedisStore(redis_url, prefix="app1:", socket_timeout=2).set("k", b"v", ttl=30)
     raw = redis.Redis.from_url(redis_url)
     try:
         assert raw.get("app1:k") == b"v"
         assert 0 < raw.pttl("app1:k") <= 30000
     finally:
         raw.close()
-    assert RedisStore(redis_url, prefix="app2:").get("k") is None
+    assert RedisStore(redis_url, prefix="app2:", socket_timeout=2).get("k") is None
 
 
 def test_redis_store_expires_keys_server_side_for_flooding(redis_url: str) -> None:
     """BAD_INPUTS H5 for Redis: every key written with a ttl carries a server-side expiry."""
     import redis
 
-    store = RedisStore(redis_url, prefix="flood:")
+    store = RedisStore(redis_url, prefix="flood:", socket_timeout=2)
     for _ in range(50):
         store.set(uuid.uuid4().hex, b"x", ttl=5)
     raw = redis.Redis.from_url(redis_url)
@@ -151,7 +151,7 @@ def _child_uses_store(
 
 
 def test_redis_client_is_recreated_after_fork(redis_url: str) -> None:
-    store = RedisStore(redis_url, prefix="fork:")
+    store = RedisStore(redis_url, prefix="fork:", socket_timeout=2)
     store.set("shared", b"from-parent")
     parent_client = store.client
     ctx = multiprocessing.get_context("fork")

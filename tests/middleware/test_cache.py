@@ -476,7 +476,7 @@ def test_revalidate_uses_the_apps_redis_cache_store(
     assert isinstance(first_app.application.cache_store, RedisStore)
     assert first_app.get("/items").json() == {"n": 1}
     # A second app over the same tree, with its own module state, gets the stored answer.
-    second_app = client_for(make_app, "revalidate = 30", cache_store=RedisStore(redis_url))
+    second_app = client_for(make_app, "revalidate = 30", cache_store=RedisStore(redis_url, socket_timeout=2))
     hit = second_app.get("/items")
     assert hit.headers["X-Cache"] == "HIT"
     assert hit.json() == {"n": 1}
