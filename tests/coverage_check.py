@@ -37,8 +37,13 @@ FUNCTIONS = {
     "handlerkit/app.py": (
         "App._resolve",
         "App._raw_segments",
+        "App.__call__",
+        "App._call_route",
         "App.call_handler",
+        "App._check_result",
+        "App._handler_failed",
         "App._internal_error",
+        "_boundary_failed",
     ),
     "handlerkit/webhooks.py": (
         "verify_stripe",
