@@ -926,7 +926,7 @@ class NextRequest(Request):
         except RequestEntityTooLarge as exc:
             raise _too_large() from exc
         except ClientDisconnected as exc:
-            raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
+            raise _incomplete() from exc
         except Exception as exc:  # noqa: BLE001 - only the server's body-read errors become 400
             raise _unreadable(exc) from exc
         if self._overflows(len(data)):
@@ -952,7 +952,7 @@ class NextRequest(Request):
             while len(data) < length:  # a server may hand the body over in parts
                 more = stream.read(length - len(data))
                 if not more:
-                    raise ApiError(400, "incomplete_body", "The request body ended early.")
+                    raise _incomplete()
                 data += more
         except ApiError:
             raise
@@ -1060,7 +1060,7 @@ class NextRequest(Request):
         except RequestEntityTooLarge as exc:
             raise _too_large() from exc
         except ClientDisconnected as exc:
-            raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
+            raise _incomplete() from exc
         except (ValueError, HTTPException) as exc:
             raise ApiError(400, "invalid_form", "The form body is malformed.") from exc
         except Exception as exc:  # noqa: BLE001 - only the server's body-read errors become 400
@@ -1104,7 +1104,7 @@ class NextRequest(Request):
         except RequestEntityTooLarge as exc:
             raise _too_large() from exc
         except ClientDisconnected as exc:
-            raise ApiError(400, "incomplete_body", "The request body ended early.") from exc
+            raise _incomplete() from exc
         except ApiError:
             raise
         except Exception as exc:  # noqa: BLE001 - only the server's body-read errors become 400
@@ -1113,6 +1113,10 @@ class NextRequest(Request):
 
 def _too_large() -> ApiError:
     return ApiError(413, "payload_too_large", "The request body is too large.")
+
+
+def _incomplete() -> ApiError:
+    return ApiError(400, "incomplete_body", "The request body ended early.")
 
 
 def _unreadable(exc: Exception) -> ApiError:

@@ -310,10 +310,15 @@ def _decorated(
         # second pass when nothing replaced the response in between (with
         # set_headers, with_cors went from 20.2 to 9.6 µs: benchmarks/wrappers.py,
         # in benchmarks/results/2026-11-21.md).
-        marks = response.__dict__
-        if marks.get("_hk_cors_policy") is not policy or marks.get("_hk_cors_origin") != origin:
+        # getattr, not response.__dict__: reading __dict__ makes Python 3.11
+        # move the object's attributes into a slower dict (see app._call_route).
+        if (
+            getattr(response, "_hk_cors_policy", None) is not policy
+            or getattr(response, "_hk_cors_origin", None) != origin
+        ):
             policy.decorate(origin, response)
-            marks["_hk_cors_policy"], marks["_hk_cors_origin"] = policy, origin
+            response._hk_cors_policy = policy  # type: ignore[attr-defined]
+            response._hk_cors_origin = origin  # type: ignore[attr-defined]
     return response
 
 
