@@ -54,7 +54,6 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _STATUS_LINES = {code: f"{code} {phrase.upper()}" for code, phrase in HTTP_STATUS_CODES.items()}
 _HEADERS_HAVE_LIST = hasattr(Headers(), "_list") and list(vars(Headers())) == ["_list"]
 _new_headers = object.__new__
-_NEWLINE = re.compile(r"[\r\n]")
 
 
 def header_value(headers: Headers, name: str) -> str | None:
@@ -77,22 +76,36 @@ def header_value(headers: Headers, name: str) -> str | None:
 def set_headers(headers: Headers, items: list[tuple[str, str]]) -> None:
     """Set every ``(name, value)`` of *items*, replacing earlier values of those names.
 
-    The same result as ``headers[name] = value`` for each item (values with
-    CR or LF are refused with ``ValueError``), in one pass over the headers.
+    The same result as ``headers[name] = value`` for each item, in one pass
+    over the headers. The values are ``str``; if one has a CR or LF,
+    ``ValueError`` is raised and nothing is set.
     """
     # PERF: endpoint E's wrappers set 7 headers per request; each Headers.set
     # validates and scans the whole list (2.7 µs apiece, timeit 2026-11-21).
+    # Plain loops, not a set comprehension and any(<generator>): two frames
+    # fewer per call, and one name compared directly (cachegrind, 2026-11-21).
+    for _, value in items:
+        if "\n" in value or "\r" in value:
+            raise ValueError("Header values must not contain newline characters.")
     if not (_HEADERS_HAVE_LIST and type(headers) is Headers):
         for name, value in items:
             headers[name] = value
         return
-    for _, value in items:
-        if _NEWLINE.search(value) is not None:
-            raise ValueError("Header values must not contain newline characters.")
     current = headers._list  # noqa: SLF001 - see _HEADERS_HAVE_LIST
-    names = {name.lower() for name, _ in items}
-    if any(key.lower() in names for key, _ in current):
-        current[:] = [item for item in current if item[0].lower() not in names]
+    if len(items) == 1:
+        lowered = items[0][0].lower()
+        for key, _ in current:
+            if key.lower() == lowered:
+                current[:] = [item for item in current if item[0].lower() != lowered]
+                break
+    else:
+        names = set()
+        for name, _ in items:
+            names.add(name.lower())
+        for key, _ in current:
+            if key.lower() in names:
+                current[:] = [item for item in current if item[0].lower() not in names]
+                break
     current.extend(items)
 
 

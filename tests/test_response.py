@@ -497,3 +497,12 @@ def test_set_headers_replaces_like_item_assignment(kind: type[Headers]) -> None:
     with pytest.raises(ValueError):
         set_headers(headers, [("X-B", "ok"), ("X-C", "a\r\nSet-Cookie: x=1")])
     assert "X-C" not in headers
+    # One item (its own path): every spelling of the name is replaced, a new name appended.
+    headers.add("x-a", "4")
+    set_headers(headers, [("X-a", "5")])
+    assert headers.getlist("X-A") == ["5"] and len(headers) == 4
+    set_headers(headers, [("X-Request-ID", "abc")])
+    assert list(headers)[-1] == ("X-Request-ID", "abc")
+    with pytest.raises(ValueError):
+        set_headers(headers, [("X-D", "a\nb")])
+    assert "X-D" not in headers

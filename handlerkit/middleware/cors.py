@@ -70,13 +70,17 @@ class CorsPolicy:
         ``Origin``, so ``Vary: Origin`` is always added, also when the origin
         is refused (then no ``Access-Control-Allow-*`` header is sent).
         """
+        # PERF: Vary and the Access-Control-* headers go in with one
+        # set_headers pass instead of one per header (cachegrind, 2026-11-21).
         if self.any_origin:
             items = [("Access-Control-Allow-Origin", "*")]
         else:
-            _vary(response, ("Origin",))
+            items = _vary_items(response.headers, ("Origin",))
             if not self.allows_origin(origin):
+                if items:
+                    set_headers(response.headers, items)
                 return response
-            items = [("Access-Control-Allow-Origin", origin)]  # type: ignore[list-item]  # allowed: not None
+            items.append(("Access-Control-Allow-Origin", origin))  # type: ignore[arg-type]  # allowed: not None
             if self.credentials:
                 items.append(("Access-Control-Allow-Credentials", "true"))
         if self.expose_headers:
@@ -129,17 +133,23 @@ class CorsPolicy:
 
 
 def _vary(response: Response, names: Iterable[str]) -> None:
-    headers = response.headers
+    items = _vary_items(response.headers, names)
+    if items:
+        set_headers(response.headers, items)
+
+
+def _vary_items(headers: Any, names: Iterable[str]) -> list[tuple[str, str]]:
+    """Return ``[("Vary", value)]`` that adds *names* to *headers*' ``Vary``, or ``[]`` when none is missing."""
     current = header_value(headers, "Vary")
     if not current:
-        set_headers(headers, [("Vary", ", ".join(names))])
-        return
+        return [("Vary", ", ".join(names))]
     present = {v.strip().lower() for v in current.split(",") if v.strip()}
     if "*" in present:
-        return
+        return []
     missing = [name for name in names if name.lower() not in present]
     if missing:
-        headers["Vary"] = ", ".join([current, *missing])
+        return [("Vary", ", ".join([current, *missing]))]
+    return []
 
 
 def _is_preflight(request: Any) -> bool:
@@ -273,7 +283,7 @@ def _wrap(handler: Callable[..., Any], *, policy: CorsPolicy) -> Handler:
     def wrapped(request: Any, context: RouteContext | None = None) -> Any:
         if context is None:
             context = RouteContext()
-        origin = request.headers.get("Origin")
+        origin = request.environ.get("HTTP_ORIGIN")
         if _is_preflight(request):
             return policy.preflight(
                 origin,
@@ -412,7 +422,7 @@ def _own_label(handler: Any) -> bool:
 def _front(handler: Callable[..., Any], policy: CorsPolicy) -> Handler:
     @functools.wraps(handler)
     def cors_front(request: Any, context: RouteContext) -> Any:
-        return _decorated(handler, request, context, policy, request.headers.get("Origin"))
+        return _decorated(handler, request, context, policy, request.environ.get("HTTP_ORIGIN"))
 
     # Labelled so route listings show what the App added (and name it plainly).
     return mark_wrapper(cors_front, "cors_front", policy=policy)
