@@ -6,9 +6,11 @@ import json
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from handlerkit import ApiError, NextRequest, NextResponse, RouteContext, with_logging
-from handlerkit.middleware.log import ACCESS_LOGGER
+from handlerkit.middleware.log import ACCESS_LOGGER, _line
 
 
 def ok(request, context):  # type: ignore[no-untyped-def]
@@ -282,3 +284,37 @@ def test_e6_over_a_real_socket_a_forged_path_stays_one_line(tmp_path) -> None:  
     entry = json.loads(line.split(" ", 1)[1])
     assert entry["path"] == '/items/\r\n{"status":200}\x1b[31m\u2028'
     assert entry["user_agent"].startswith('agent" \\ {"status":200}')
+
+
+_FIELD = st.one_of(st.none(), st.text())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    method=st.text(min_size=1),
+    path=st.text(),
+    query=_FIELD,
+    route=_FIELD,
+    status=st.integers(100, 599),
+    micros=st.integers(0, 10**9),
+    request_id=st.text(min_size=1),
+    ip=_FIELD,
+    user_agent=_FIELD,
+)
+def test_the_line_is_exactly_what_json_dumps_writes(  # type: ignore[no-untyped-def]
+    method, path, query, route, status, micros, request_id, ip, user_agent
+) -> None:
+    # The hand-written line (a hot-path shortcut) must match json.dumps byte for
+    # byte: control characters, quotes, non-ASCII and lone surrogates included.
+    entry = {
+        "method": method,
+        "path": path,
+        "query": query,
+        "route": route,
+        "status": status,
+        "duration_ms": micros // 1000 / 1000 if micros % 7 else micros / 1000,
+        "request_id": request_id,
+        "ip": ip,
+        "user_agent": user_agent,
+    }
+    assert _line(entry) == json.dumps(entry, ensure_ascii=True)
