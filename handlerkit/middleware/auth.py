@@ -11,7 +11,7 @@ from typing import Any, overload
 from ..context import RouteContext
 from ..errors import ApiError
 from ..handlers import adapt_handler, mark_wrapper, wrapper_chain
-from ..tokens import DEFAULT_SALT, SecretKey, TokenError, verify_token
+from ..tokens import DEFAULT_SALT, SecretKey, TokenError, verifier_for, verify_token, verify_with
 from ..typing import Handler
 
 __all__ = ["bearer_token", "with_auth"]
@@ -62,7 +62,7 @@ def bearer_token(request: Any, cookie: str | None = None) -> str | None:
             with spaces or characters outside RFC 6750's ``b64token``, or one
             longer than :data:`MAX_TOKEN_LENGTH`.
     """
-    header = request.headers.get("Authorization")
+    header = request.environ.get("HTTP_AUTHORIZATION")  # what request.headers.get("Authorization") reads
     if header is not None:
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer":
@@ -210,6 +210,14 @@ def _wrap(
     inner = adapt_handler(handler)
     # Decided once: only a with_cors layer inside may answer a preflight unauthenticated.
     cors_inside = any(label.get("name") == "with_cors" for label in wrapper_chain(handler))
+    # PERF: an immutable key's verifier is looked up once, not per request
+    # (the key tuple and the lru_cache lookup; cachegrind, 2026-11-21). A list
+    # is read on every request, so rotating it in place keeps working.
+    fixed = (
+        verifier_for(secret_key, salt)
+        if verify is None and isinstance(secret_key, (str, bytes, tuple))
+        else None
+    )
 
     def authenticate(request: Any) -> Any:
         token = bearer_token(request, cookie)
@@ -226,6 +234,8 @@ def _wrap(
             if payload is None or payload is False:
                 raise _invalid()
             return payload
+        if fixed is not None:
+            return verify_with(fixed, token, max_age)
         key = secret_key if secret_key is not None else request.secret_key
         return verify_token(token, secret_key=key, salt=salt, max_age=max_age)
 
