@@ -22,7 +22,6 @@ import functools
 import hashlib
 import logging
 import math
-import os
 import threading
 import time
 from collections import deque
@@ -33,7 +32,7 @@ from ..context import RouteContext
 from ..errors import ApiError
 from ..handlers import adapt_handler, mark_wrapper
 from ..response import NextResponse, set_headers
-from ..stores import redact_url
+from ..stores import FORKS, redact_url
 from ..typing import Handler
 
 if TYPE_CHECKING:
@@ -220,7 +219,7 @@ class _Limiter:
         self.socket_timeout = socket_timeout
         self.limit = limit
         self.window = window
-        self._pid = 0
+        self._forks = 0
         self._limiter: _MemoryWindows | _LimitsLimiter | None = None
         self._lock = threading.Lock()
         self._last_warning = -math.inf
@@ -228,11 +227,11 @@ class _Limiter:
 
     def get(self) -> _MemoryWindows | _LimitsLimiter:
         limiter = self._limiter
-        if limiter is None or self._pid != os.getpid():
+        if limiter is None or self._forks != FORKS[0]:
             with self._lock:
-                if self._limiter is None or self._pid != os.getpid():
+                if self._limiter is None or self._forks != FORKS[0]:
                     self._limiter = self._build()
-                    self._pid = os.getpid()
+                    self._forks = FORKS[0]
                 limiter = self._limiter
         return limiter
 

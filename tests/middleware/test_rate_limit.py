@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -168,6 +169,32 @@ def test_limiter_is_built_once_per_process_not_per_request(monkeypatch: pytest.M
     for _ in range(20):
         call(handler, request_from())
     assert len(builds) == 1
+
+
+def _child_hits(holder: _Limiter, queue: Any) -> None:
+    inherited = id(holder._limiter)
+    queue.put((inherited, id(holder.get()), holder.get().hit("k")))
+
+
+def test_a_forked_worker_builds_its_own_limiter() -> None:
+    # gunicorn --preload forks workers from a master that may already hold the
+    # limiter: each worker must count alone (and reconnect, for Redis).
+    holder = _Limiter("memory://", "fixed-window", 0.1, 5, 60)
+    parent = holder.get()
+    for _ in range(4):
+        parent.hit("k")
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child_hits, args=(holder, queue))
+    proc.start()
+    try:
+        inherited, rebuilt, (allowed, remaining, _) = queue.get(timeout=10)
+    finally:
+        proc.join(10)
+    assert proc.exitcode == 0
+    assert inherited == id(parent) and rebuilt != inherited
+    assert (allowed, remaining) == (True, 4)  # a fresh count: the parent's four hits stay behind
+    assert holder.get() is parent and parent.hit("k")[1] == 0
 
 
 @pytest.mark.parametrize("strategy", ALL_STRATEGIES)
