@@ -8,9 +8,12 @@ Usage::
 
 Needs ``wrk`` (``apt-get install wrk``). Every framework gets its own gunicorn
 (one worker; ``sync``, then ``gthread`` with 4 threads), all started before
-measuring. Rounds interleave frameworks; each (framework, endpoint) run lasts
-``--duration`` seconds and the reported req/s and p50/p99 latencies are
-medians over rounds. Servers are stopped by PID.
+measuring. In each round, an endpoint's frameworks run back to back in a
+shuffled order; each (framework, endpoint) run lasts ``--duration`` seconds.
+The tables show medians over rounds, and every ratio is the median of the
+per-round ratios. With two or more CPUs, gunicorn runs on the last one and
+wrk on the others (``taskset``; ``--pin off`` turns it off). Servers are
+stopped by PID.
 
 This file is ``benchmarks/http.py``; it removes its own folder from
 ``sys.path`` first so the standard library's ``http`` is not shadowed.
@@ -58,6 +61,28 @@ RAW_SHARE = 0.90
 
 #: Port -> the gunicorn master serving it (its one worker is what run_wrk watches).
 MASTERS: dict[int, subprocess.Popen[bytes]] = {}
+
+#: CPU sets for ``--pin``: the servers on one CPU, wrk on the other (None: not pinned).
+PINNING: dict[str, str] = {}
+
+
+def pin_plan() -> dict[str, str]:
+    """Return ``{"server": cpus, "client": cpus}`` splitting this process's CPUs, or ``{}``.
+
+    With at least two CPUs and ``taskset`` available, the gunicorn masters (and
+    so their workers) get the last CPU and wrk the others: the server never
+    shares a core with the load generator or migrates between cores mid-run.
+    """
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2 or shutil.which("taskset") is None:
+        return {}
+    return {"server": str(cpus[-1]), "client": ",".join(str(c) for c in cpus[:-1])}
+
+
+def pinned(command: list[str], role: str) -> list[str]:
+    """Prefix *command* with ``taskset`` for *role* ("server" or "client") when pinning is on."""
+    cpus = PINNING.get(role)
+    return ["taskset", "-c", cpus, *command] if cpus else command
 
 
 def free_port() -> int:
@@ -117,7 +142,7 @@ def servers(
             ]
             log = open(log_dir / f"{name}-{worker_class}.log", "wb")  # noqa: SIM115 - closed with the process
             procs[name] = MASTERS[port] = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                pinned(command, "server"), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
             ports[name] = port
         for name, port in ports.items():
@@ -228,7 +253,7 @@ def run_wrk(
         f"http://127.0.0.1:{port}",
     ]
     output = subprocess.run(
-        command, capture_output=True, text=True, timeout=duration + 30, check=True
+        pinned(command, "client"), capture_output=True, text=True, timeout=duration + 30, check=True
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
@@ -245,6 +270,10 @@ def run_wrk(
     return result
 
 
+Results = dict[tuple[str, str], dict[str, float]]
+Rounds = list[dict[tuple[str, str], dict[str, float]]]
+
+
 def measure(
     names: list[str],
     eps: list[str],
@@ -253,32 +282,54 @@ def measure(
     duration: float,
     workdir: Path,
     extra_routes: int | None = None,
-) -> dict[tuple[str, str], dict[str, float]]:
-    """Serve, check and drive every (framework, endpoint) pair; return medians per pair."""
+) -> tuple[Results, Rounds]:
+    """Serve, check and drive every (framework, endpoint) pair.
+
+    Returns the medians per pair and every round's own results. Within a
+    round, each endpoint's frameworks run back to back (endpoints and
+    frameworks in a shuffled order), so the ratios of one round compare runs
+    seconds apart; the goals use the median of those per-round ratios.
+    """
     served = {name: [e for e in eps if e in endpoints(name)] for name in names}
     scripts = {e: lua_script(e, workdir) for e in eps}
     connections = 8 if worker_class == "gthread" else 2
-    samples: dict[tuple[str, str], list[dict[str, float]]] = {}
+    per_round: Rounds = []
     with servers(names, worker_class, workdir, extra_routes) as ports:
         for name in names:
             for endpoint in served[name]:
                 check(name, ports[name], endpoint)
                 run_wrk(ports[name], scripts[endpoint], 1, connections)  # warm-up
         workers = {name: worker_pid(MASTERS[ports[name]].pid) for name in names}
-        pairs = [(name, e) for name in names for e in served[name]]
         shuffle = random.Random(5).shuffle
         for _ in range(rounds):
-            order = list(pairs)
+            results: dict[tuple[str, str], dict[str, float]] = {}
+            order = list(eps)
             shuffle(order)
-            for name, endpoint in order:
-                result = run_wrk(
-                    ports[name], scripts[endpoint], duration, connections, workers[name]
-                )
-                samples.setdefault((name, endpoint), []).append(result)
-    return {
-        pair: {key: median([r[key] for r in runs]) for key in ("rps", "p50", "p99", "errors", "cpu_us")}
-        for pair, runs in samples.items()
+            for endpoint in order:
+                players = [name for name in names if endpoint in served[name]]
+                shuffle(players)
+                for name in players:
+                    results[name, endpoint] = run_wrk(
+                        ports[name], scripts[endpoint], duration, connections, workers[name]
+                    )
+            per_round.append(results)
+    medians = {
+        pair: {
+            key: median([r[pair][key] for r in per_round])
+            for key in ("rps", "p50", "p99", "errors", "cpu_us")
+        }
+        for pair in per_round[0]
     }
+    return medians, per_round
+
+
+def paired_ratio(
+    per_round: Rounds, mine: tuple[str, str], other: tuple[str, str], metric: str
+) -> float:
+    """Return the median over rounds of capacity(*mine*) / capacity(*other*), each round's own runs."""
+    return median(
+        [capacity(r[mine], metric) / capacity(r[other], metric) for r in per_round]
+    )
 
 
 def capacity(result: dict[str, float], metric: str) -> float:
@@ -290,16 +341,24 @@ def capacity(result: dict[str, float], metric: str) -> float:
 
 def report(
     worker_class: str,
-    results: dict[tuple[str, str], dict[str, float]],
+    results: Results,
     names: list[str],
     metric: str = "cpu",
+    per_round: Rounds | None = None,
 ) -> tuple[str, list[list[str]], list[str]]:
     """Return the Markdown tables, goal rows and missed goals for one worker class.
 
     Ratios and goals use *metric*: ``cpu`` (default) compares what one request
     costs the gunicorn worker in CPU time, so 1 / cost is the req/s one busy
-    worker sustains; ``wall`` compares wrk's measured req/s.
+    worker sustains; ``wall`` compares wrk's measured req/s. Each ratio is the
+    median of the per-round ratios (*per_round*; without it, the ratio of the
+    medians).
     """
+    rounds = per_round or [results]
+
+    def ratio(mine: tuple[str, str], other: tuple[str, str]) -> float:
+        return paired_ratio(rounds, mine, other, metric)
+
     eps = [e for e in ENDPOINTS if any((n, e) in results for n in names)]
     rows = []
     for e in eps:
@@ -307,9 +366,8 @@ def report(
             if (n, e) not in results:
                 continue
             r = results[n, e]
-            raw = results.get(("raw", e))
-            hk = results.get(("handlerkit", e))
-            mine = capacity(r, metric)
+            raw = ("raw", e) in results
+            hk = ("handlerkit", e) in results
             rows.append(
                 [
                     f"{e}: {DESCRIPTIONS[e]}" if n == names[0] else e,
@@ -318,8 +376,8 @@ def report(
                     fmt(r["p50"], 2),
                     fmt(r["p99"], 2),
                     fmt(r["cpu_us"], 0),
-                    fmt(mine / capacity(raw, metric), 2) + "×" if raw else "-",
-                    fmt(capacity(hk, metric) / mine, 2) + "×" if hk else "-",
+                    fmt(ratio((n, e), ("raw", e)), 2) + "×" if raw else "-",
+                    fmt(ratio(("handlerkit", e), (n, e)), 2) + "×" if hk else "-",
                     fmt(r["errors"], 0),
                 ]
             )
@@ -335,14 +393,12 @@ def report(
             hk, raw = results.get(("handlerkit", e)), results.get(("raw", e))
             if not hk or not raw:
                 continue
-            share = capacity(hk, metric) / capacity(raw, metric)
+            share = ratio(("handlerkit", e), ("raw", e))
             ok = share >= RAW_SHARE
             goal_rows.append(
                 [
                     f"sync {e}: ≥ {RAW_SHARE:.2f}× raw WSGI",
-                    f"raw {figure(raw)} / handlerkit {figure(hk)} {unit} = {fmt(share, 2)}×"
-                    if metric == "cpu"
-                    else f"{figure(hk)} / {figure(raw)} {unit} = {fmt(share, 2)}×",
+                    f"raw {figure(raw)}, handlerkit {figure(hk)} {unit}; per round: {fmt(share, 2)}×",
                     verdict(ok),
                 ]
             )
@@ -351,12 +407,12 @@ def report(
             for peer in ("falcon", "bottle"):
                 other = results.get((peer, e))
                 if other:
-                    ratio = capacity(hk, metric) / capacity(other, metric)
-                    ok = ratio > 1
+                    lead = ratio(("handlerkit", e), (peer, e))
+                    ok = lead > 1
                     goal_rows.append(
                         [
                             f"sync {e}: ahead of {peer}",
-                            f"handlerkit {figure(hk)} vs {peer} {figure(other)} {unit} ({fmt(ratio, 2)}×)",
+                            f"handlerkit {figure(hk)}, {peer} {figure(other)} {unit}; per round: {fmt(lead, 2)}×",
                             verdict(ok),
                         ]
                     )
@@ -396,6 +452,12 @@ def main(argv: list[str] | None = None) -> int:
         default="cpu",
         help="ratios and goals from the worker's CPU µs per request (default) or wrk's req/s",
     )
+    parser.add_argument(
+        "--pin",
+        choices=("auto", "off"),
+        default="auto",
+        help="auto (default): gunicorn on the last CPU, wrk on the others (taskset, 2+ CPUs)",
+    )
     parser.add_argument("--smoke", action="store_true", help="handlerkit and raw, A, sync, 1 s")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
@@ -409,13 +471,21 @@ def main(argv: list[str] | None = None) -> int:
         eps = [e for e in args.endpoints.split(",") if e]
         workers = [w for w in args.workers.split(",") if w]
         rounds, duration = args.rounds, args.duration
+    PINNING.clear()
+    if args.pin == "auto":
+        PINNING.update(pin_plan())
+    pinning = (
+        f"gunicorn pinned to CPU {PINNING['server']}, wrk to CPU {PINNING['client']} (taskset)"
+        if PINNING
+        else "not pinned"
+    )
     sections, goal_rows, missed = [], [], []
     with tempfile.TemporaryDirectory(prefix="handlerkit-http-") as tmp:
         for worker_class in workers:
-            results = measure(
+            results, per_round = measure(
                 names, eps, worker_class, rounds, duration, Path(tmp), 20 if args.smoke else None
             )
-            text, goals, miss = report(worker_class, results, names, args.metric)
+            text, goals, miss = report(worker_class, results, names, args.metric, per_round)
             sections.append(text)
             goal_rows += goals
             missed += miss
@@ -424,7 +494,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     text = (
         f"## Over HTTP (`python benchmarks/http.py`)\n\n{machine()}; wrk 1 thread, "
-        f"{rounds} rounds × {duration:g} s per pair, medians; sync: 2 connections, gthread: 8.\n"
+        f"{rounds} rounds × {duration:g} s per pair, medians; sync: 2 connections, gthread: 8;\n"
+        f"{pinning}. In each round an endpoint's frameworks run back to back, in a shuffled\n"
+        "order; every ratio is the median of the per-round ratios.\n"
         + (
             "Ratios and goals use the gunicorn worker's own CPU time per request (user + system\n"
             "from /proc, every thread; 1 / that is the req/s one saturated worker sustains), which\n"

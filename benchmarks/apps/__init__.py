@@ -22,10 +22,15 @@ FRAMEWORKS = {
 
 PEERS = ("werkzeug", "flask", "falcon", "bottle")
 
+#: Not frameworks: "libs" does only E's unavoidable library work (see libs_app).
+YARDSTICKS = {"libs": "benchmarks.apps.libs_app"}
+
+_MODULES = {**FRAMEWORKS, **YARDSTICKS}
+
 
 def create(name: str, extra_routes: int | None = None) -> Callable[..., Any]:
     """Return framework *name*'s WSGI app with *extra_routes* other routes (default ``EXTRA_ROUTES``)."""
-    module = importlib.import_module(FRAMEWORKS[name])
+    module = importlib.import_module(_MODULES[name])
     if extra_routes is None:
         return module.create()  # type: ignore[no-any-return]
     return module.create(extra_routes)  # type: ignore[no-any-return]
@@ -33,5 +38,5 @@ def create(name: str, extra_routes: int | None = None) -> Callable[..., Any]:
 
 def endpoints(name: str) -> tuple[str, ...]:
     """Return the endpoints framework *name* serves (D and E need the handlerkit wrappers / Flask extensions)."""
-    module = importlib.import_module(FRAMEWORKS[name])
+    module = importlib.import_module(_MODULES[name])
     return tuple(module.ENDPOINTS)
