@@ -107,7 +107,7 @@ def make_serializer(secret_key: SecretKey | None, salt: str = DEFAULT_SALT) -> U
     """
     # PERF: building a serializer cost 14 µs of a 49 µs verify_token (endpoint E,
     # benchmarks/results/2026-11-21.md); the cache is keyed by the keys themselves.
-    return _verifier(tuple(_keys(secret_key)), salt).serializer
+    return verifier_for(secret_key, salt).serializer
 
 
 #: How many verified tokens each key set and salt remembers.
@@ -197,7 +197,7 @@ def verify_token(
     """
     if not token:
         raise TokenError()
-    return verify_with(_verifier(tuple(_keys(secret_key)), salt), token, max_age)
+    return verify_with(verifier_for(secret_key, salt), token, max_age)
 
 
 def verifier_for(secret_key: SecretKey, salt: str = DEFAULT_SALT) -> _Verifier:
@@ -207,8 +207,6 @@ def verifier_for(secret_key: SecretKey, salt: str = DEFAULT_SALT) -> _Verifier:
 
 def verify_with(verifier: _Verifier, token: str | bytes | None, max_age: int | float | None) -> Any:
     """:func:`verify_token` with the verifier looked up beforehand (``with_auth`` does it once)."""
-    if not token:
-        raise TokenError()
     try:
         # PERF: a repeat of an already verified token skips the HMAC and the
         # base64/JSON decoding of itsdangerous: verify_token 43 -> 5 µs for endpoint E's

@@ -114,7 +114,8 @@ class CorsPolicy:
         allowed_methods = self.methods if self.methods is not None else tuple(methods)
         response = NextResponse(None, 204)
         response.headers["Allow"] = allow or ", ".join(sorted({*allowed_methods, "OPTIONS"}))
-        _vary(response, _PREFLIGHT_VARY if self.any_origin else ("Origin", *_PREFLIGHT_VARY))
+        names = _PREFLIGHT_VARY if self.any_origin else ("Origin", *_PREFLIGHT_VARY)
+        set_headers(response.headers, _vary_items(response.headers, names))
         if not self.allows_origin(origin) or method not in allowed_methods:
             return response
         headers = response.headers
@@ -132,12 +133,6 @@ class CorsPolicy:
         if self.max_age is not None:
             headers["Access-Control-Max-Age"] = str(self.max_age)
         return response
-
-
-def _vary(response: Response, names: Iterable[str]) -> None:
-    items = _vary_items(response.headers, names)
-    if items:
-        set_headers(response.headers, items)
 
 
 def _vary_items(headers: Any, names: Iterable[str]) -> list[tuple[str, str]]:

@@ -366,6 +366,19 @@ def test_a_vary_the_handler_already_set_is_kept_and_not_repeated() -> None:
     assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
 
 
+def test_a_refused_origin_leaves_a_complete_vary_and_everything_else_alone() -> None:
+    def handler(request):  # type: ignore[no-untyped-def]
+        return NextResponse.json({}, headers={"Vary": "Origin", "X-Own": "1"})
+
+    response = with_cors(origins=[APP_ORIGIN])(handler)(NextRequest("/x", headers={"Origin": EVIL}))
+    assert list(response.headers) == [
+        ("Content-Type", "application/json"),
+        ("Content-Length", "2"),
+        ("Vary", "Origin"),
+        ("X-Own", "1"),
+    ]
+
+
 def test_routes_without_cors_are_untouched(make_client) -> None:  # type: ignore[no-untyped-def]
     client = make_client(ROUTES, secret_key="k")
     response = client.options("/plain", headers=PREFLIGHT)
