@@ -166,3 +166,49 @@ def test_greedy_trie_walk_agrees_with_the_backtracking_search() -> None:
             )
             compared += 1
     assert compared > 1000
+
+
+def test_a_request_leaves_no_reference_cycle_behind() -> None:
+    # A request must be freed when the server drops it, not wait for the cyclic
+    # garbage collector: next_url once referred back to its request, and under
+    # gunicorn the collections that freed them cost endpoint C a few percent.
+    import gc
+
+    router = Router()
+
+    @router.route("/q/[id]", methods=["GET"])
+    def read_everything(request, context):  # type: ignore[no-untyped-def]
+        url = request.next_url
+        session = request.cookies.get("session")
+        return NextResponse.json(
+            {
+                "id": context.params["id"],
+                "page": url.search_params.get("page"),
+                "path": url.pathname,
+                "href": url.href,
+                "origin": url.origin,
+                "session": session.value if session is not None else None,
+                "ua": request.headers.get("User-Agent"),
+            }
+        )
+
+    app = App(router)
+    environ = EnvironBuilder(
+        "/q/7?page=2", headers={"Cookie": "session=abc", "User-Agent": "t"}
+    ).get_environ()
+
+    def serve() -> dict[str, str]:
+        out: list[str] = []
+        body = b"".join(app(dict(environ), lambda status, headers, exc_info=None: out.append(status)))
+        assert out == ["200 OK"]
+        return json.loads(body)  # type: ignore[no-any-return]
+
+    assert serve()["href"] == "http://localhost/q/7?page=2"
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(50):
+            serve()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
