@@ -223,10 +223,11 @@ def worker_pid(master: int, timeout: float = 30) -> int:
     raise SystemExit(f"gunicorn {master} has no worker after {timeout} s")
 
 
-def cpu_seconds(pid: int) -> float:
-    """Return the user + system CPU seconds process *pid* (all its threads) has used."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """Return the user and the system CPU seconds process *pid* (all its threads) has used."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def run_wrk(
@@ -237,9 +238,11 @@ def run_wrk(
     ``cpu_us`` is the worker process's own CPU time (``/proc/PID/stat``,
     user + system, every thread) divided by the requests wrk completed: what
     one request costs the server, which other tenants of the machine do not
-    inflate the way they inflate wall-clock req/s.
+    inflate the way they inflate wall-clock req/s. ``user_us`` is its user
+    part, the framework's and gunicorn's Python; the system part is the
+    kernel's TCP work, the same for every framework.
     """
-    cpu_before = cpu_seconds(worker) if worker else 0.0
+    user_before, system_before = cpu_seconds(worker) if worker else (0.0, 0.0)
     command = [
         "wrk",
         "-t1",
@@ -266,7 +269,9 @@ def run_wrk(
     if worker:
         time.sleep(0.05)  # let the worker finish the last in-flight requests
         done = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-        result["cpu_us"] = (cpu_seconds(worker) - cpu_before) * 1e6 / max(done, 1)
+        user, system = cpu_seconds(worker)
+        result["user_us"] = (user - user_before) * 1e6 / max(done, 1)
+        result["cpu_us"] = result["user_us"] + (system - system_before) * 1e6 / max(done, 1)
     return result
 
 
@@ -316,7 +321,7 @@ def measure(
     medians = {
         pair: {
             key: median([r[pair][key] for r in per_round])
-            for key in ("rps", "p50", "p99", "errors", "cpu_us")
+            for key in ("rps", "p50", "p99", "errors", "cpu_us", "user_us")
         }
         for pair in per_round[0]
     }
@@ -332,10 +337,18 @@ def paired_ratio(
     )
 
 
+#: --metric -> (the result key, what it is); "wall" is wrk's req/s.
+METRICS = {
+    "user": ("user_us", "worker user CPU µs/request"),
+    "cpu": ("cpu_us", "worker CPU µs/request"),
+    "wall": ("rps", "req/s"),
+}
+
+
 def capacity(result: dict[str, float], metric: str) -> float:
-    """Return requests per second by *metric*: wrk's measured req/s, or 1 / worker CPU per request."""
-    if metric == "cpu":
-        return 1e6 / result["cpu_us"]
+    """Return requests per second by *metric*: wrk's measured req/s, or 1 / the worker's CPU per request."""
+    if metric != "wall":
+        return 1e6 / result[METRICS[metric][0]]
     return result["rps"]
 
 
@@ -343,14 +356,15 @@ def report(
     worker_class: str,
     results: Results,
     names: list[str],
-    metric: str = "cpu",
+    metric: str = "user",
     per_round: Rounds | None = None,
 ) -> tuple[str, list[list[str]], list[str]]:
     """Return the Markdown tables, goal rows and missed goals for one worker class.
 
-    Ratios and goals use *metric*: ``cpu`` (default) compares what one request
-    costs the gunicorn worker in CPU time, so 1 / cost is the req/s one busy
-    worker sustains; ``wall`` compares wrk's measured req/s. Each ratio is the
+    Ratios and goals use *metric*: ``user`` (default) compares the user CPU
+    time one request costs the gunicorn worker, ``cpu`` its user + system
+    time (1 / cost is the req/s one busy worker sustains), ``wall`` wrk's
+    measured req/s. Each ratio is the
     median of the per-round ratios (*per_round*; without it, the ratio of the
     medians).
     """
@@ -366,8 +380,8 @@ def report(
             if (n, e) not in results:
                 continue
             r = results[n, e]
-            raw = ("raw", e) in results
-            hk = ("handlerkit", e) in results
+            has_raw = ("raw", e) in results
+            has_hk = ("handlerkit", e) in results
             rows.append(
                 [
                     f"{e}: {DESCRIPTIONS[e]}" if n == names[0] else e,
@@ -375,18 +389,19 @@ def report(
                     fmt(r["rps"], 0),
                     fmt(r["p50"], 2),
                     fmt(r["p99"], 2),
+                    fmt(r["user_us"], 0),
                     fmt(r["cpu_us"], 0),
-                    fmt(ratio((n, e), ("raw", e)), 2) + "×" if raw else "-",
-                    fmt(ratio(("handlerkit", e), (n, e)), 2) + "×" if hk else "-",
+                    fmt(ratio((n, e), ("raw", e)), 2) + "×" if has_raw else "-",
+                    fmt(ratio(("handlerkit", e), (n, e)), 2) + "×" if has_hk else "-",
                     fmt(r["errors"], 0),
                 ]
             )
     goal_rows: list[list[str]] = []
     missed: list[str] = []
-    unit = "worker CPU µs/request" if metric == "cpu" else "req/s"
+    key, unit = METRICS[metric]
 
     def figure(result: dict[str, float]) -> str:
-        return fmt(result["cpu_us"], 0) if metric == "cpu" else fmt(result["rps"], 0)
+        return fmt(result[key], 0)
 
     if worker_class == "sync":
         for e in ("A", "B", "C"):
@@ -418,6 +433,19 @@ def report(
                     )
                     if not ok:
                         missed.append(f"sync {e}: behind {peer}")
+    round_rows = [
+        [
+            f"{e}: handlerkit ÷ {other}",
+            " ".join(
+                fmt(capacity(r["handlerkit", e], metric) / capacity(r[other, e], metric), 2)
+                for r in rounds
+            ),
+            fmt(ratio(("handlerkit", e), (other, e)), 2) + "×",
+        ]
+        for e in eps
+        for other in names
+        if other != "handlerkit" and ("handlerkit", e) in results and (other, e) in results
+    ]
     text = (
         f"### gunicorn `{worker_class}`, 1 worker\n\n"
         + table(
@@ -427,6 +455,7 @@ def report(
                 "req/s (wrk)",
                 "p50 ms",
                 "p99 ms",
+                "worker user µs/req",
                 "worker CPU µs/req",
                 "÷ raw",
                 "hk ÷ this",
@@ -435,6 +464,13 @@ def report(
             rows,
         )
         + "\n"
+        + (
+            f"\nEvery round's ratio ({unit}; above 1: handlerkit ahead):\n\n"
+            + table(["comparison", "round by round", "median"], round_rows)
+            + "\n"
+            if round_rows and len(rounds) > 1
+            else ""
+        )
     )
     return text, goal_rows, missed
 
@@ -448,9 +484,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", default="A,B,C,D,E")
     parser.add_argument(
         "--metric",
-        choices=("cpu", "wall"),
-        default="cpu",
-        help="ratios and goals from the worker's CPU µs per request (default) or wrk's req/s",
+        choices=tuple(METRICS),
+        default="user",
+        help="ratios and goals from the worker's user CPU µs per request (default), its user +"
+        " system CPU, or wrk's req/s",
     )
     parser.add_argument(
         "--pin",
@@ -497,13 +534,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{rounds} rounds × {duration:g} s per pair, medians; sync: 2 connections, gthread: 8;\n"
         f"{pinning}. In each round an endpoint's frameworks run back to back, in a shuffled\n"
         "order; every ratio is the median of the per-round ratios.\n"
-        + (
-            "Ratios and goals use the gunicorn worker's own CPU time per request (user + system\n"
-            "from /proc, every thread; 1 / that is the req/s one saturated worker sustains), which\n"
-            "the machine's other tenants do not inflate the way they inflate wrk's wall-clock req/s.\n"
-            if args.metric == "cpu"
-            else "Ratios and goals use wrk's req/s.\n"
-        )
+        + {
+            "user": "Ratios and goals use the gunicorn worker's own user CPU time per request (from\n"
+            "/proc, every thread): the framework's and gunicorn's Python. The system part, the\n"
+            "kernel's work for a new TCP connection per request, is the same for every framework\n"
+            "and is where most of the run-to-run noise is; the worker CPU column includes it.\n",
+            "cpu": "Ratios and goals use the gunicorn worker's own CPU time per request (user + system\n"
+            "from /proc, every thread; 1 / that is the req/s one saturated worker sustains).\n",
+            "wall": "Ratios and goals use wrk's req/s.\n",
+        }[args.metric]
         + "÷ raw: this framework's capacity over raw WSGI's; hk ÷ this: handlerkit's over this one's.\n\n"
         + "\n".join(sections)
         + "\n### Goals\n\n"

@@ -7,6 +7,7 @@ tables come out. The goal logic itself is checked on fixed figures.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,17 @@ def test_http_smoke_drives_gunicorn_with_wrk_without_shadowing_stdlib_http() -> 
     assert "req/s" in out
 
 
+@pytest.mark.slow
+def test_http_instructions_smoke_counts_a_gunicorn_worker_under_callgrind() -> None:
+    if shutil.which("valgrind") is None:
+        pytest.fail("valgrind is not installed; README command 2 installs it with apt-get")
+    out = run_script("http_instructions.py", timeout=300)
+    counts = re.findall(r"^\| A(?:: GET /hello)? \| (handlerkit|raw) \| ([\d.]+)k \|", out, re.M)
+    assert {name for name, _ in counts} == {"handlerkit", "raw"}
+    # gunicorn alone parses, answers and closes: hundreds of thousands of instructions.
+    assert all(100 < float(k) < 5000 for _, k in counts)
+
+
 def test_inprocess_goals_are_judged_from_the_ratios() -> None:
     sys.path.insert(0, str(ROOT))
     try:
@@ -115,7 +127,10 @@ def test_http_goals_use_the_median_of_per_round_ratios() -> None:
         sys.path.remove(str(ROOT))
 
     def run(cpu_us: float) -> dict[str, float]:
-        return {"rps": 1e6 / cpu_us, "p50": 1.0, "p99": 2.0, "errors": 0.0, "cpu_us": cpu_us}
+        return {
+            "rps": 1e6 / cpu_us, "p50": 1.0, "p99": 2.0, "errors": 0.0, "cpu_us": cpu_us,
+            "user_us": cpu_us * 0.6,
+        }
 
     costs = [(300, 310, 290), (450, 460, 440), (400, 280, 390)]  # handlerkit, falcon, raw
     rounds = [
