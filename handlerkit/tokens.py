@@ -200,12 +200,12 @@ def verify_token(
     return verify_with(verifier_for(secret_key, salt), token, max_age)
 
 
-def verifier_for(secret_key: SecretKey, salt: str = DEFAULT_SALT) -> _Verifier:
+def verifier_for(secret_key: SecretKey | None, salt: str = DEFAULT_SALT) -> _Verifier:
     """Return the verifier of *secret_key* and *salt*, for :func:`verify_with` (built once, shared)."""
     return _verifier(tuple(_keys(secret_key)), salt)
 
 
-def verify_with(verifier: _Verifier, token: str | bytes | None, max_age: int | float | None) -> Any:
+def verify_with(verifier: _Verifier, token: str | bytes, max_age: int | float | None) -> Any:
     """:func:`verify_token` with the verifier looked up beforehand (``with_auth`` does it once)."""
     try:
         # PERF: a repeat of an already verified token skips the HMAC and the
