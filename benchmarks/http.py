@@ -62,7 +62,7 @@ RAW_SHARE = 0.90
 #: Port -> the gunicorn master serving it (its one worker is what run_wrk watches).
 MASTERS: dict[int, subprocess.Popen[bytes]] = {}
 
-#: CPU sets for ``--pin``: the servers on one CPU, wrk on the other (None: not pinned).
+#: CPU sets for ``--pin``: the servers on one CPU, wrk on the others (empty: not pinned).
 PINNING: dict[str, str] = {}
 
 
