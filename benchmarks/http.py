@@ -40,7 +40,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 
 from benchmarks.apps import FRAMEWORKS, endpoints  # noqa: E402
 from benchmarks.common import (  # noqa: E402
@@ -352,6 +352,44 @@ def capacity(result: dict[str, float], metric: str) -> float:
     return result["rps"]
 
 
+def sync_goals(
+    present: Callable[[str, str], bool],
+    lead: Callable[[str, str], float],
+    figures: Callable[[str, str, float], str],
+    digits: int = 2,
+) -> tuple[list[list[str]], list[str]]:
+    """Judge issue 7's HTTP goals (sync worker): A, B, C ≥ RAW_SHARE× raw WSGI and ahead of Falcon and Bottle.
+
+    Args:
+        present: ``present(framework, endpoint)``: whether that pair was measured.
+        lead: ``lead(endpoint, other)``: handlerkit's capacity over *other*'s.
+        figures: ``figures(endpoint, other, lead)``: the goal row's figures column.
+        digits: Decimals of the ratio in a missed goal's line.
+
+    Returns:
+        The goal rows (goal, figures, verdict) and one line per missed goal.
+    """
+    rows: list[list[str]] = []
+    missed: list[str] = []
+    for e in ("A", "B", "C"):
+        if not present("handlerkit", e):
+            continue
+        for other in ("raw", "falcon", "bottle"):
+            if not present(other, e):
+                continue
+            value = lead(e, other)
+            if other == "raw":
+                ok = value >= RAW_SHARE
+                goal, miss = f"sync {e}: ≥ {RAW_SHARE:.2f}× raw WSGI", f"sync {e}: {value:.{digits}f}× raw"
+            else:
+                ok = value > 1
+                goal, miss = f"sync {e}: ahead of {other}", f"sync {e}: behind {other}"
+            rows.append([goal, figures(e, other, value), verdict(ok)])
+            if not ok:
+                missed.append(miss)
+    return rows, missed
+
+
 def report(
     worker_class: str,
     results: Results,
@@ -404,35 +442,17 @@ def report(
         return fmt(result[key], 0)
 
     if worker_class == "sync":
-        for e in ("A", "B", "C"):
-            hk, raw = results.get(("handlerkit", e)), results.get(("raw", e))
-            if not hk or not raw:
-                continue
-            share = ratio(("handlerkit", e), ("raw", e))
-            ok = share >= RAW_SHARE
-            goal_rows.append(
-                [
-                    f"sync {e}: ≥ {RAW_SHARE:.2f}× raw WSGI",
-                    f"raw {figure(raw)}, handlerkit {figure(hk)} {unit}; per round: {fmt(share, 2)}×",
-                    verdict(ok),
-                ]
-            )
-            if not ok:
-                missed.append(f"sync {e}: {share:.2f}× raw")
-            for peer in ("falcon", "bottle"):
-                other = results.get((peer, e))
-                if other:
-                    lead = ratio(("handlerkit", e), (peer, e))
-                    ok = lead > 1
-                    goal_rows.append(
-                        [
-                            f"sync {e}: ahead of {peer}",
-                            f"handlerkit {figure(hk)}, {peer} {figure(other)} {unit}; per round: {fmt(lead, 2)}×",
-                            verdict(ok),
-                        ]
-                    )
-                    if not ok:
-                        missed.append(f"sync {e}: behind {peer}")
+
+        def figures(e: str, other: str, value: float) -> str:
+            hk, theirs = figure(results["handlerkit", e]), figure(results[other, e])
+            pair = f"raw {theirs}, handlerkit {hk}" if other == "raw" else f"handlerkit {hk}, {other} {theirs}"
+            return f"{pair} {unit}; per round: {fmt(value, 2)}×"
+
+        goal_rows, missed = sync_goals(
+            lambda name, e: (name, e) in results,
+            lambda e, other: ratio(("handlerkit", e), (other, e)),
+            figures,
+        )
     round_rows = [
         [
             f"{e}: handlerkit ÷ {other}",

@@ -46,11 +46,10 @@ from benchmarks.common import (  # noqa: E402
     machine,
     median,
     table,
-    verdict,
     write_results,
     write_summary,
 )
-from benchmarks.http import RAW_SHARE, check, free_port, stop, wait_ready, worker_pid  # noqa: E402
+from benchmarks.http import check, free_port, stop, sync_goals, wait_ready, worker_pid  # noqa: E402
 from benchmarks.workload import DESCRIPTIONS, http_request  # noqa: E402
 
 #: One framework's figures: endpoint -> instructions per request, one per round.
@@ -158,41 +157,20 @@ def report(results: dict[str, Counts], names: list[str]) -> tuple[str, list[list
                     fmt(mine / hk, 3) + "×" if hk else "-",
                 ]
             )
-    goal_rows: list[list[str]] = []
-    missed: list[str] = []
-    for e in ("A", "B", "C"):
-        hk, raw = per_request.get(("handlerkit", e)), per_request.get(("raw", e))
-        if hk is None:
-            continue
-        if raw is not None:
-            share = raw / hk
-            ok = share >= RAW_SHARE
-            goal_rows.append(
-                [
-                    f"sync {e}: ≥ {RAW_SHARE:.2f}× raw WSGI",
-                    f"raw {raw / 1000:.1f}k / handlerkit {hk / 1000:.1f}k instructions per request"
-                    f" = {fmt(share, 3)}×",
-                    verdict(ok),
-                ]
-            )
-            if not ok:
-                missed.append(f"sync {e}: {share:.3f}× raw")
-        for peer in ("falcon", "bottle"):
-            other = per_request.get((peer, e))
-            if other is None:
-                continue
-            lead = other / hk
-            ok = lead > 1
-            goal_rows.append(
-                [
-                    f"sync {e}: ahead of {peer}",
-                    f"{peer} {other / 1000:.1f}k / handlerkit {hk / 1000:.1f}k instructions per"
-                    f" request = {fmt(lead, 3)}×",
-                    verdict(ok),
-                ]
-            )
-            if not ok:
-                missed.append(f"sync {e}: behind {peer}")
+
+    def figures(e: str, other: str, value: float) -> str:
+        hk, theirs = per_request["handlerkit", e], per_request[other, e]
+        return (
+            f"{other} {theirs / 1000:.1f}k / handlerkit {hk / 1000:.1f}k instructions per request"
+            f" = {fmt(value, 3)}×"
+        )
+
+    goal_rows, missed = sync_goals(
+        lambda name, e: (name, e) in per_request,
+        lambda e, other: per_request[other, e] / per_request["handlerkit", e],
+        figures,
+        digits=3,
+    )
     text = table(
         [
             "endpoint",
@@ -227,21 +205,17 @@ def main(argv: list[str] | None = None) -> int:
         names = [n for n in args.frameworks.split(",") if n]
         eps = [e for e in args.endpoints.split(",") if e]
         rounds, requests, extra = args.rounds, args.requests, None
-    with tempfile.TemporaryDirectory(prefix="handlerkit-callgrind-") as tmp:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {
-                name: pool.submit(
-                    count,
-                    name,
-                    [e for e in eps if e in endpoints(name)],
-                    rounds,
-                    requests,
-                    Path(tmp),
-                    extra,
-                )
-                for name in names
-            }
-            results = {name: future.result() for name, future in futures.items()}
+    with (
+        tempfile.TemporaryDirectory(prefix="handlerkit-callgrind-") as tmp,
+        concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool,
+    ):
+        futures = {
+            name: pool.submit(
+                count, name, [e for e in eps if e in endpoints(name)], rounds, requests, Path(tmp), extra
+            )
+            for name in names
+        }
+        results = {name: future.result() for name, future in futures.items()}
     text, goal_rows, missed = report(results, names)
     goals_table = table(["goal", "figures", "result"], goal_rows)
     text = (
