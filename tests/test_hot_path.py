@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
+import gc
+import io
 import json
+import logging
 import random
 import types
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from marshmallow import Schema, fields
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_cookie
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from handlerkit import App, NextRequest, NextResponse, RouteContext, Router
+from handlerkit import (
+    App,
+    NextRequest,
+    NextResponse,
+    RouteContext,
+    Router,
+    compose,
+    with_auth,
+    with_cors,
+    with_logging,
+    with_rate_limit,
+    with_validation,
+)
 from handlerkit.errors import RouteDefinitionError
+from handlerkit.middleware.log import ACCESS_LOGGER
 from handlerkit.request import RequestCookies, parse_query
 from handlerkit.response import _json_default, json_dumps
 from handlerkit.routing.tree import _match
+from handlerkit.tokens import issue_token
 
 QUERY_ALPHABET = st.sampled_from(list("ab=&+%2F41e9C3A;x ") + ["%C3%A9", "%e9", "%", "\u00e9"])
 COOKIE_TOKENS = st.sampled_from(
@@ -168,12 +187,15 @@ def test_greedy_trie_walk_agrees_with_the_backtracking_search() -> None:
     assert compared > 1000
 
 
-def test_a_request_leaves_no_reference_cycle_behind() -> None:
+class _Item(Schema):
+    title = fields.String(required=True)
+
+
+def test_a_request_leaves_no_reference_cycle_behind(caplog: pytest.LogCaptureFixture) -> None:
     # A request must be freed when the server drops it, not wait for the cyclic
     # garbage collector: next_url once referred back to its request, and under
     # gunicorn the collections that freed them cost endpoint C a few percent.
-    import gc
-
+    # The POST runs endpoint E's five wrappers over a JSON body.
     router = Router()
 
     @router.route("/q/[id]", methods=["GET"])
@@ -192,23 +214,52 @@ def test_a_request_leaves_no_reference_cycle_behind() -> None:
             }
         )
 
+
+    @router.route("/items", methods=["POST"])
+    @compose(
+        with_logging,
+        with_cors(origins=["https://app.example"]),
+        with_rate_limit(limit=10**6, window=60),
+        with_auth(secret_key="k"),
+        with_validation(body=_Item),
+    )
+    def create(request, context):  # type: ignore[no-untyped-def]
+        return NextResponse.json({**context.state.body, "by": context.state.user["sub"]}, status=201)
+
     app = App(router)
     environ = EnvironBuilder(
         "/q/7?page=2", headers={"Cookie": "session=abc", "User-Agent": "t"}
     ).get_environ()
+    body = b'{"title": "t"}'
+    post = EnvironBuilder(
+        "/items",
+        method="POST",
+        data=body,
+        content_type="application/json",
+        headers={
+            "Origin": "https://app.example",
+            "Authorization": "Bearer " + issue_token({"sub": "u1"}, secret_key="k"),
+        },
+    ).get_environ()
 
-    def serve() -> dict[str, str]:
+    def serve(base: dict[str, Any], status: str) -> dict[str, str]:
         out: list[str] = []
-        body = b"".join(app(dict(environ), lambda status, headers, exc_info=None: out.append(status)))
-        assert out == ["200 OK"]
-        return json.loads(body)  # type: ignore[no-any-return]
+        request = dict(base)
+        request["wsgi.input"] = io.BytesIO(body)
+        answer = b"".join(app(request, lambda status, headers, exc_info=None: out.append(status)))
+        assert out == [status]
+        return json.loads(answer)  # type: ignore[no-any-return]
 
-    assert serve()["href"] == "http://localhost/q/7?page=2"
+    assert serve(environ, "200 OK")["href"] == "http://localhost/q/7?page=2"
+    assert serve(post, "201 CREATED") == {"title": "t", "by": "u1"}
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)  # access records are made and kept
     gc.collect()
     gc.disable()
     try:
         for _ in range(50):
-            serve()
+            serve(environ, "200 OK")
+            serve(post, "201 CREATED")
         assert gc.collect() == 0
     finally:
         gc.enable()
+    assert sum(record.name == ACCESS_LOGGER for record in caplog.records) == 50
