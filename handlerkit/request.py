@@ -703,19 +703,13 @@ class _NextURLAttr:
         if request is None:
             return self
         url = _new_object(NextURL)  # NextURL(request) without the __init__ frame
-        # The URL reads a twin of the request (the same environ and base path,
-        # built as from_environ builds one), not the request itself: request ->
-        # next_url -> request was a reference cycle, so every request that read
-        # next_url (8 objects with its query) waited for the cyclic garbage
-        # collector instead of being freed on return. Under gunicorn that cost
-        # endpoint C a full collection of the app's heap now and then.
-        twin = _new_object(type(request))
-        twin.environ = request.environ
-        twin.shallow = True
-        twin.secret_key = None
-        twin.max_content_length = None
-        twin.base_path = request.base_path
-        url._request = twin
+        # The URL reads a twin of the request (the same environ and base path),
+        # not the request itself: request -> next_url -> request was a reference
+        # cycle, so every request that read next_url (8 objects with its query)
+        # waited for the cyclic garbage collector instead of being freed on
+        # return. Under gunicorn that cost endpoint C a full collection of the
+        # app's heap now and then.
+        url._request = type(request).from_environ(request.environ, None, None, request.base_path)
         request.next_url = url  # kept on the instance without touching __dict__
         return url
 
