@@ -17,9 +17,7 @@ from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.sansio.utils import get_host
 from werkzeug.wrappers import Response
 
 from .context import RouteContext, new_request_id, valid_request_id
@@ -28,7 +26,7 @@ from .handlers import METHODS, adapt_handler
 from .middleware.cache import segment_cache
 from .middleware.cors import install_cors
 from .middleware.errors import exception_response
-from .request import DEFAULT_MAX_BODY_SIZE, NextRequest
+from .request import DEFAULT_MAX_BODY_SIZE, NextRequest, host_is_trusted, hostname_of, request_host
 from .response import NextResponse, error_response
 from .routing.matcher import MiddlewareSpec, compile_middleware
 from .routing.router import Router, build_table, load_tree
@@ -120,6 +118,9 @@ class App:
         self.secret_key = secret_key
         self.debug = debug
         self.trusted_hosts = list(trusted_hosts) if trusted_hosts is not None else None
+        self._trusted_names = (
+            None if self.trusted_hosts is None else [_idna_name(h) for h in self.trusted_hosts]
+        )
         self.cache_store: Store = resolve_store(cache_store)
         for route in self.routes:
             # revalidate/dynamic segment config: the cache sits innermost, inside `wrap`.
@@ -190,15 +191,12 @@ class App:
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in _KNOWN_METHODS:
             return error_response(501, "not_implemented", f"The method {_safe_method(method)} is not implemented.")
-        if self.trusted_hosts is not None:
+        if self._trusted_names is not None:
             try:
-                get_host(
-                    environ.get("wsgi.url_scheme", "http"),
-                    environ.get("HTTP_HOST"),
-                    None,
-                    self.trusted_hosts,
-                )
-            except SecurityError:
+                trusted = host_is_trusted(request_host(environ), self._trusted_names)
+            except ApiError as exc:
+                return exc.to_response()
+            if not trusted:
                 return error_response(400, "invalid_host", "The Host header is not allowed.")
         path = environ.get("PATH_INFO") or "/"
         base = self.base_path
@@ -598,7 +596,10 @@ class App:
                     if environ.get("REQUEST_METHOD") == "HEAD":
                         return []
                     return body
-        app_iter = response(environ, start_response)
+        try:
+            app_iter = response(environ, start_response)
+        except Exception:  # noqa: BLE001 - a header Werkzeug cannot encode (a plain Response's Location)
+            return _boundary_failed(start_response)
         if type(body) is list or response.direct_passthrough:
             return app_iter
         return _GuardedStream(app_iter, environ, response)
@@ -869,3 +870,14 @@ def _env_options() -> dict[str, Any]:
     if keys:
         options["secret_key"] = keys if len(keys) > 1 else keys[0]
     return options
+
+
+def _idna_name(host: str) -> str:
+    """Return a ``trusted_hosts`` entry as the ASCII name a ``Host`` carries (no port)."""
+    suffix = host.startswith(".")
+    name = hostname_of(host[1:] if suffix else host)
+    try:
+        name = name.encode("idna").decode("ascii") if not name.isascii() else name
+    except UnicodeError as exc:
+        raise ValueError(f"trusted_hosts: {host!r} is not a valid host name") from exc
+    return ("." if suffix else "") + name.lower()

@@ -11,13 +11,17 @@ There is one root, :class:`HandlerKitError`, with two branches:
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from .encoding import json_dumps
+
 if TYPE_CHECKING:
     from werkzeug.wrappers import Response
+
+logger = logging.getLogger("handlerkit.errors")
 
 __all__ = [
     "ApiError",
@@ -69,13 +73,20 @@ def error_body(code: str, message: str, details: Any = None) -> bytes:
         details: Optional structured details (validation messages, for example).
 
     Returns:
-        UTF-8 JSON: ``{"error": code, "message": message}`` plus ``"details"``
-        when *details* is not ``None``.
+        JSON from :func:`~handlerkit.encoding.json_dumps`, the encoder every
+        response uses: ``{"error": code, "message": message}`` plus
+        ``"details"`` when *details* is not ``None``. Details that JSON cannot
+        carry are left out (and logged) rather than failing the error itself.
     """
     payload: dict[str, Any] = {"error": code, "message": message}
-    if details is not None:
-        payload["details"] = details
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+    if details is None:
+        return json_dumps(payload)
+    payload["details"] = details
+    try:
+        return json_dumps(payload)
+    except (TypeError, ValueError):
+        logger.warning("error %r: details are not JSON-serializable; sent without them", code)
+        return json_dumps({"error": code, "message": message})
 
 
 class ApiError(HandlerKitError):

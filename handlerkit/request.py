@@ -20,17 +20,15 @@ import json as _json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from io import BytesIO
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from werkzeug.datastructures import EnvironHeaders, FileStorage, MultiDict
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
-from werkzeug.sansio.http import parse_cookie as _parse_cookie
 from werkzeug.test import EnvironBuilder
-from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import _get_server
 
@@ -162,6 +160,87 @@ _JSON_DECODER = _json.JSONDecoder(parse_constant=_reject_constant, parse_float=_
 
 _INF = float("inf")
 _BOM = b"\xef\xbb\xbf"
+
+#: A ``\\uD800``-``\\uDFFF`` escape: the only way a JSON text read from UTF-8 can
+#: carry a surrogate. A pair decodes to one character; a lone one stays a surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Return whether a decoded JSON value holds a lone surrogate in any key or string."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
+
+
+# The characters a URL path and query keep unescaped (the WHATWG URL path and
+# query percent-encode sets, plus "%" for escapes the text already has), as
+# Werkzeug's iri_to_uri keeps them.
+_PATH_SAFE = "!$&'()*+,/:;=@%"
+_QUERY_SAFE = "!$&'()*+,/:;=?@%"
+
+# host[:port] as RFC 3986 allows a Host header to name it: a reg-name or IPv4
+# address of letters, digits, ".", "-" and "_", or a bracketed IPv6 address,
+# and an optional port of 1-5 digits (checked for 1..65535 below).
+_HOST = re.compile(
+    r"([a-z0-9._-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(?::([0-9]{1,5}))?", re.ASCII | re.IGNORECASE
+)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def request_host(environ: Mapping[str, Any]) -> str:
+    """Return the request's ``host[:port]``, without the scheme's default port.
+
+    The ``Host`` header when there is a non-empty one, else ``SERVER_NAME``
+    and ``SERVER_PORT``. This is handlerkit's own check, the same whatever
+    Werkzeug version is installed.
+
+    Raises:
+        ApiError: 400 ``invalid_host`` when the ``Host`` header is not a
+            ``host[:port]`` (RFC 9112 asks a server to refuse it).
+    """
+    scheme = environ.get("wsgi.url_scheme", "http")
+    header = environ.get("HTTP_HOST")
+    if not header:  # absent, or empty as RFC 9112 allows: the server's own name
+        name = environ.get("SERVER_NAME", "")
+        if ":" in name and not name.startswith("["):
+            name = f"[{name}]"
+        port = str(environ.get("SERVER_PORT", ""))
+        return name if not port or port == _DEFAULT_PORTS.get(scheme) else f"{name}:{port}"
+    match = _HOST.fullmatch(header)
+    if match is None or (match[2] is not None and not 0 < int(match[2]) <= 65535):
+        raise ApiError(400, "invalid_host", "The Host header is not a valid host name.")
+    if match[2] is not None and match[2] == _DEFAULT_PORTS.get(scheme):
+        return match[1]
+    return header  # type: ignore[no-any-return]
+
+
+def hostname_of(host: str) -> str:
+    """Return *host* without its ``:port``; an IPv6 address keeps its brackets (``[::1]``)."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.partition(":")[0]
+
+
+def host_is_trusted(host: str, trusted: Iterable[str]) -> bool:
+    """Return whether *host*'s name is one of *trusted* (case-insensitive, the port ignored).
+
+    A *trusted* name starting with ``.`` also matches every subdomain.
+    """
+    name = hostname_of(host).lower()
+    for ref in trusted:
+        ref = ref.lower()
+        if ref.startswith("."):
+            if name == ref[1:] or name.endswith(ref):
+                return True
+        elif name == ref:
+            return True
+    return False
 
 
 class SearchParams:
@@ -317,25 +396,19 @@ class NextURL:
 
     @cached_property
     def host(self) -> str:
-        """The host with the port when it is not the default one."""
-        return self._request.host
+        """The host, lower-cased as a URL has it, with the port when it is not the default one."""
+        return self._request.host.lower()  # type: ignore[no-any-return]  # NextRequest.host
 
     @cached_property
     def hostname(self) -> str:
-        """The host without the port."""
-        host = self.host
-        if host.startswith("["):
-            return host[: host.index("]") + 1]
-        return host.rsplit(":", 1)[0] if ":" in host else host
+        """The host without the port; an IPv6 address keeps its brackets."""
+        return hostname_of(self.host)
 
     @cached_property
     def port(self) -> str:
         """The port as a string, or ``""`` when it is the scheme's default."""
         host = self.host
-        if host.startswith("["):
-            rest = host[host.index("]") + 1 :]
-            return rest[1:] if rest.startswith(":") else ""
-        return host.rsplit(":", 1)[1] if ":" in host else ""
+        return host[len(hostname_of(host)) + 1 :]
 
     @cached_property
     def origin(self) -> str:
@@ -344,9 +417,20 @@ class NextURL:
 
     @cached_property
     def href(self) -> str:
-        """The full percent-encoded URL, mount prefix and ``base_path`` included."""
-        # Werkzeug's request.url is an IRI (decoded); href is a URI, as in Fetch.
-        return iri_to_uri(self._request.url)
+        """The full percent-encoded URL, mount prefix and ``base_path`` included.
+
+        Built from the validated host as sent (never IDNA-transcoded, so a
+        host such as ``a..b`` or ``xn--a`` cannot fail it) and the decoded path
+        and query, percent-encoded as Werkzeug's ``iri_to_uri(request.url)``
+        encodes them.
+        """
+        request = self._request
+        query = request.environ.get("QUERY_STRING", "")
+        return (
+            f"{request.scheme}://{self.host}"
+            + quote(request.root_path.rstrip("/") + "/" + request.path.lstrip("/"), _PATH_SAFE)
+            + ("?" + quote(query.encode("latin-1"), _QUERY_SAFE) if query else "")
+        )
 
     def __str__(self) -> str:
         return self.href
@@ -426,27 +510,27 @@ def _cookies_for(header: str, secret_key: SecretKey | None) -> RequestCookies:
 
 
 def _parse_cookies(header: str) -> _ParsedCookies:
-    """Return the cookies of a raw ``Cookie`` header, in order, and the first of each name."""
+    """Return the cookies of a raw ``Cookie`` header, in order, and the first of each name.
+
+    handlerkit's own parser, whatever Werkzeug version is installed (the
+    rules are in :class:`RequestCookies`).
+    """
     text = header
     if not text.isascii():
         # WSGI passes headers as latin-1 text: back to the bytes, read as UTF-8
-        # with invalid bytes replaced (Werkzeug's own decoding would raise).
+        # with invalid bytes replaced.
         text = text.encode("latin-1", "replace").decode("utf-8", "replace")
     cookies: list[RequestCookie] = []
-    if '"' in text or "\\" in text or "\n" in text:
-        # Quoted values and line breaks: Werkzeug's parser, into a list (cls
-        # is called with the list of pairs).
-        pairs: list[tuple[str, str]] = _parse_cookie(text, cls=list)  # type: ignore[arg-type, assignment]
-        cookies = [RequestCookie(name, value) for name, value in pairs]
-    else:
-        # PERF: a plain header is split directly, with the same result as
-        # Werkzeug's regex parser; together with skipping its MultiDict this
-        # halved endpoint C's cookie cost (benchmarks/results/2026-11-21.md).
-        for field in text.split(";"):
-            name, _, value = field.partition("=")
-            name = name.strip()
-            if name:
-                cookies.append(RequestCookie(name, value.strip()))
+    # PERF: one split loop, not Werkzeug's regex parser and MultiDict: half of
+    # endpoint C's cookie cost (benchmarks/results/2026-11-21.md).
+    for field in text.split(";"):
+        name, _, value = field.partition("=")
+        name = name.strip(" \t")
+        if name:
+            value = value.strip(" \t")
+            if value[:1] == '"' and len(value) >= 2 and value[-1] == '"':
+                value = _unquote_cookie(value[1:-1])
+            cookies.append(RequestCookie(name, value))
     first: dict[str, RequestCookie] = {}
     for cookie in cookies:
         first.setdefault(cookie.name, cookie)
@@ -459,11 +543,36 @@ def _parse_cookies(header: str) -> _ParsedCookies:
     return tuple(cookies), first
 
 
+_COOKIE_ESCAPE = re.compile(rb"\\([0-3][0-7]{2}|.)", re.DOTALL)
+
+
+def _unquote_cookie(quoted: str) -> str:
+    """Undo the quoting ``Set-Cookie`` writers use: ``\\ooo`` octal bytes, ``\\c`` for ``c``."""
+    if "\\" not in quoted:
+        return quoted
+    raw = _COOKIE_ESCAPE.sub(
+        lambda m: m[1] if len(m[1]) == 1 else bytes((int(m[1], 8),)),
+        quoted.encode("utf-8", "surrogateescape"),
+    )
+    return raw.decode("utf-8", "replace")
+
+
 class RequestCookies:
     """The request's cookies, parsed leniently from the ``Cookie`` header.
 
+    The rules, handlerkit's own (the same whatever Werkzeug is installed):
+
+    - the header is split at every ``;``; each field at its first ``=`` into
+      a name and a value, both stripped of spaces and tabs;
+    - a field with an empty name (``=x``, or nothing between two ``;``) is
+      skipped; a field without ``=`` is a name with the value ``""``;
+    - a value in double quotes loses them, and its ``\\ooo`` (octal byte)
+      and ``\\c`` escapes are undone, as ``Set-Cookie`` writers such as
+      Werkzeug's ``dump_cookie`` quote values;
+    - bytes that are not UTF-8 are replaced with U+FFFD; nothing is refused.
+
     When a name appears twice (``a=1; a=2``), the first one wins for
-    :meth:`get`; :meth:`get_all` returns both in order.
+    :meth:`get`; :meth:`get_all` returns both, grouped at the first one's place.
 
     Args:
         header: The raw ``Cookie`` header value.
@@ -552,6 +661,57 @@ def sanitize_filename(filename: str | None, max_length: int = 255) -> str:
     return name
 
 
+def disposition_filename(disposition: str) -> str | None:
+    """Return the ``filename`` a multipart part's ``Content-Disposition`` gives, or ``None``.
+
+    handlerkit's own reading, the same whatever Werkzeug is installed:
+
+    - ``filename*=charset'lang'percent-encoded`` (RFC 6266/8187) wins over
+      ``filename``; UTF-8 and ISO-8859-1 are understood, bad bytes replaced;
+    - in a quoted ``filename="..."`` only ``\\"`` and ``\\\\`` are escapes:
+      any other backslash is kept, as browsers send Windows paths unescaped
+      (``C:\\x`` stays ``C:\\x``), and ``%22`` is a ``"`` (how HTML forms
+      encode a quote in a file name).
+    """
+    params: dict[str, str] = {}
+    text, length = disposition, len(disposition)
+    pos = text.find(";")
+    while 0 <= pos < length:
+        pos += 1
+        end = pos
+        while end < length and text[end] not in "=;":
+            end += 1
+        key = text[pos:end].strip(" \t").lower()
+        if end >= length or text[end] == ";":
+            pos = end
+            continue
+        pos = end + 1
+        while pos < length and text[pos] in " \t":
+            pos += 1
+        if pos < length and text[pos] == '"':
+            chars: list[str] = []
+            pos += 1
+            while pos < length and text[pos] != '"':
+                if text[pos] == "\\" and pos + 1 < length and text[pos + 1] in '"\\':
+                    pos += 1
+                chars.append(text[pos])
+                pos += 1
+            value = "".join(chars).replace("%22", '"')
+            pos = text.find(";", pos)
+        else:
+            end = text.find(";", pos)
+            value = text[pos : end if end >= 0 else length].strip(" \t")
+            pos = end
+        params.setdefault(key, value)
+    extended = params.get("filename*")
+    if extended is not None and extended.count("'") >= 2:
+        charset, _, rest = extended.partition("'")
+        encoded = rest.partition("'")[2]
+        charset = "latin-1" if charset.lower() in ("iso-8859-1", "latin-1", "latin1") else "utf-8"
+        return unquote(encoded, charset, "replace")
+    return params.get("filename")
+
+
 class UploadedFile:
     """One uploaded file from a multipart body.
 
@@ -568,12 +728,19 @@ class UploadedFile:
     @property
     def name(self) -> str:
         """The sanitised display name; ``""`` when the client sent none."""
-        return sanitize_filename(self._storage.filename)
+        return sanitize_filename(self.raw_filename)
 
     @property
     def raw_filename(self) -> str:
-        """The file name exactly as the client sent it (untrusted; never a path)."""
-        return self._storage.filename or ""
+        """The file name as the client sent it (untrusted; never a path); ``""`` when none.
+
+        Read from the part's ``Content-Disposition`` by
+        :func:`disposition_filename`, not from the form parser.
+        """
+        disposition = self._storage.headers.get("Content-Disposition")
+        if disposition is None:
+            return self._storage.filename or ""
+        return disposition_filename(disposition) or ""
 
     @property
     def content_type(self) -> str:
@@ -784,9 +951,17 @@ class NextRequest(Request):
     remote_addr = _EnvironValue(
         lambda e: e.get("REMOTE_ADDR"), "The client address; ``None`` when unknown."
     )
+    host = _EnvironValue(
+        request_host,
+        "``host[:port]`` without the default port (:func:`request_host`); 400 when malformed.",
+    )
 
-    #: Per-part memory limit for non-file form fields (Werkzeug's default).
+    #: The largest non-file form field, and the largest urlencoded body, in
+    #: bytes; beyond it :meth:`form_data` answers 413.
     max_form_memory_size = 500_000
+
+    #: The most fields and files a form may have; beyond it :meth:`form_data` answers 413.
+    max_form_parts = 1000
 
     def __init__(
         self,
@@ -999,12 +1174,15 @@ class NextRequest(Request):
         """Parse the body as JSON and return the value (cached; the same object each call).
 
         Duplicate keys keep the last value. ``NaN``, ``Infinity`` and numbers
-        that overflow to infinity (``1e400``) are refused.
+        that overflow to infinity (``1e400``) are refused, and so is a lone
+        surrogate escape such as ``"\\ud800"`` (valid JSON text, but no Unicode
+        string: it could not be stored, hashed or sent as UTF-8), as I-JSON
+        (RFC 7493) requires. A surrogate *pair* is one character and is fine.
 
         Raises:
             ApiError: 400 ``invalid_json`` for an empty body, invalid UTF-8,
-                malformed JSON, an integer beyond Python's digit limit, or
-                nesting deeper than :attr:`max_json_depth`. The parser's own
+                malformed JSON, an integer beyond Python's digit limit, a lone
+                surrogate, or nesting deeper than :attr:`max_json_depth`. The parser's own
                 message is never echoed. 413 when the body is too large.
         """
         cached = self.__dict__.get("_hk_json", _MISSING)
@@ -1028,6 +1206,9 @@ class NextRequest(Request):
             value = _JSON_DECODER.decode(text)
         except (ValueError, RecursionError) as exc:
             raise _invalid_json() from exc
+        # PERF: only a body with a surrogate escape (rare) is walked.
+        if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+            raise _invalid_json("The JSON body has a lone surrogate escape (not Unicode text).")
         self.__dict__["_hk_json"] = value
         return value
 
@@ -1060,8 +1241,13 @@ class NextRequest(Request):
             # after the form is parsed (an HMAC check, a log), and a chunked body
             # over the limit is a 413, where Werkzeug's stream would stop quietly
             # at the limit and hand over a truncated form.
-            self.bytes()
+            body = self.bytes()
+            if mimetype == "application/x-www-form-urlencoded" and (
+                len(body) > self.max_form_memory_size or body.count(b"&") >= self.max_form_parts
+            ):
+                raise _too_large()
             self._load_form_data()
+            self._check_form_limits()
             form = FormData(self.form, self.files)
         except RequestEntityTooLarge as exc:
             raise _too_large() from exc
@@ -1075,6 +1261,21 @@ class NextRequest(Request):
             self.__dict__.pop("_hk_strict_form", None)
         self.__dict__["_hk_form"] = form
         return form
+
+    def _check_form_limits(self) -> None:
+        """Raise 413 for a parsed form over :attr:`max_form_parts` or :attr:`max_form_memory_size`.
+
+        handlerkit's own check of the limits, so they hold whatever the
+        installed Werkzeug's parser enforces (3.1.9 stopped applying the field
+        size to urlencoded bodies; form_data checks those before parsing).
+        """
+        values = [value for _, value in self.form.items(multi=True)]
+        if len(values) + sum(1 for _ in self.files.items(multi=True)) > self.max_form_parts:
+            raise _too_large()
+        limit = self.max_form_memory_size
+        for value in values:
+            if len(value) * 4 > limit and len(value.encode("utf-8", "surrogatepass")) > limit:
+                raise _too_large()
 
     @property
     def body(self) -> Iterator[builtins.bytes]:

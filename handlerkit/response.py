@@ -17,23 +17,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import decimal
-import enum
 import json as _json
 import re
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from json.encoder import c_encode_basestring as _c_encode_basestring  # type: ignore[attr-defined]
-from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]
 from types import MethodType
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from werkzeug.datastructures import Headers
 from werkzeug.http import HTTP_STATUS_CODES, dump_cookie, parse_cookie
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
+from .encoding import json_dumps
 from .errors import HandlerKitError
 from .tokens import SecretKey, make_serializer
 
@@ -112,54 +108,6 @@ def set_headers(headers: Headers, items: list[tuple[str, str]]) -> None:
 
 class CookieError(HandlerKitError, ValueError):
     """Raised at ``cookies.set`` time for a name, value or attribute that would corrupt the header."""
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, (uuid.UUID, decimal.Decimal)):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-# PERF: json.dumps with non-default options builds a JSONEncoder and a C encoder
-# on every call; reusing one C encoder took json_dumps({"message": ...}) from
-# 5.6 to 1.8 µs (benchmarks/results/2026-11-21.md, endpoint A). It runs without
-# the circular-reference table; a cycle (RecursionError) is re-encoded by
-# json.dumps, which reports it as the ValueError it always was.
-_c_encode = (
-    _c_make_encoder(None, _json_default, _c_encode_basestring, None, ":", ",", False, False, True)
-    if _c_make_encoder is not None and _c_encode_basestring is not None
-    else None
-)
-
-
-def json_dumps(data: Any) -> bytes:
-    """Encode *data* as compact UTF-8 JSON.
-
-    ``datetime``/``date``/``time`` become ISO 8601 strings, ``UUID`` and
-    ``Decimal`` strings, enums their value, dataclasses dicts, and sets lists.
-    """
-    if _c_encode is not None:
-        if type(data) is str and data.isascii():
-            return _c_encode_basestring(data).encode("utf-8")  # type: ignore[no-any-return]
-        try:
-            return "".join(_c_encode(data, 0)).encode("utf-8")
-        except (RecursionError, UnicodeEncodeError):
-            pass
-    try:
-        return _json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode(
-            "utf-8"
-        )
-    except UnicodeEncodeError:
-        # A lone surrogate (client JSON may carry "\ud800") has no UTF-8 form: send it escaped.
-        return _json.dumps(data, separators=(",", ":"), default=_json_default).encode("ascii")
 
 
 class _ClassOrInstance:
@@ -397,6 +345,34 @@ def is_safe_redirect(target: str, allowed_hosts: Iterable[str] = ()) -> bool:
     return (parts.hostname or "") in set(allowed_hosts)
 
 
+#: The headers whose value is a URL, encoded by :func:`_location` on the way out.
+_URL_HEADERS = frozenset({"location", "content-location"})
+
+
+def _location(url: str) -> str:
+    """Return *url* percent-encoded for a ``Location`` header (an IRI made a URI).
+
+    An ASCII host is kept exactly as given: a host built from the request
+    (``request.next_url.origin``) may be one IDNA refuses (``a..b``), and it
+    needs no transcoding. Only a non-ASCII host is IDNA-encoded.
+    """
+    parts = urlsplit(url)
+    if not parts.netloc.isascii():
+        try:
+            return iri_to_uri(url)
+        except UnicodeError as exc:
+            raise ValueError("redirect URL host is not a valid domain name") from exc
+    return urlunsplit(
+        (
+            parts.scheme,
+            parts.netloc,
+            quote(parts.path, "%!$&'()*+,/:;=@"),
+            quote(parts.query, "%!$&'()*+,/:;=?@"),
+            quote(parts.fragment, "%!#$&'()*+,/:;=?@"),
+        )
+    )
+
+
 def _json_class(
     cls: type[NextResponse],
     data: Any,
@@ -500,7 +476,7 @@ class NextResponse(Response):
         if scheme and scheme.lower() not in ("http", "https"):
             raise ValueError(f"redirect URL scheme must be http or https, not {scheme!r}")
         response = cls(None, status, headers)
-        response.headers["Location"] = iri_to_uri(url)
+        response.headers["Location"] = _location(url)
         return response
 
     @classmethod
@@ -541,6 +517,28 @@ class NextResponse(Response):
         response.middleware_action = "rewrite"
         response.rewrite_url = url
         return response
+
+    def get_wsgi_headers(self, environ: Any) -> Headers:
+        """Werkzeug's WSGI headers, ``Location`` and ``Content-Location`` encoded by handlerkit.
+
+        Werkzeug re-encodes both with ``iri_to_uri``, which IDNA-encodes even
+        an ASCII host and fails on one such as ``a..b`` (a ``Host`` a client
+        may send, so ``redirect(request.next_url.origin + ...)`` would fail
+        after the handler returned). They are encoded as :meth:`redirect`
+        encodes its target instead: an ASCII host is kept as given.
+        """
+        saved = self.headers
+        moved = [(key, value) for key, value in saved.items() if key.lower() in _URL_HEADERS]
+        if not moved:
+            return super().get_wsgi_headers(environ)
+        self.headers = Headers([(k, v) for k, v in saved.items() if k.lower() not in _URL_HEADERS])
+        try:
+            headers = super().get_wsgi_headers(environ)
+        finally:
+            self.headers = saved
+        for key, value in moved:
+            headers.add(key, _location(value))
+        return headers
 
     @property
     def cookies(self) -> ResponseCookies:

@@ -36,6 +36,7 @@ __all__ = [
     "RedisStore",
     "Store",
     "StoreError",
+    "check_redis_url",
     "redact_url",
     "resolve_store",
     "store_from_url",
@@ -227,11 +228,16 @@ class RedisStore:
         url: A ``redis://`` (or ``rediss://``, ``unix://``) URL.
         prefix: Prepended to every key.
         socket_timeout: Seconds to wait for connect and for each reply.
+
+    Raises:
+        ValueError: The URL is malformed or has an option redis-py would
+            refuse on first use (see :func:`check_redis_url`).
     """
 
     def __init__(
         self, url: str, *, prefix: str = "handlerkit:", socket_timeout: float = 0.1
     ) -> None:
+        check_redis_url(url)
         self.url = url
         self.prefix = prefix
         self.socket_timeout = socket_timeout
@@ -308,6 +314,47 @@ class RedisStore:
         return f"RedisStore({redact_url(self.url)!r}, prefix={self.prefix!r})"
 
 
+def check_redis_url(url: str) -> None:
+    """Refuse, at startup, a Redis URL that redis-py would refuse on first use.
+
+    redis-py parses a URL's options lazily: ``?ssl_cert_reqs=bogus`` or an
+    unknown ``?bogus=1`` only fail when the first connection is made, which
+    would be a failure on every request. This builds (without connecting) the
+    connection the URL describes, once per option, and names the first that
+    fails. ``redis+unix://`` (the ``limits`` spelling) is read as ``unix://``.
+
+    Raises:
+        ValueError: What is wrong, with the credentials masked.
+    """
+    try:
+        import redis
+    except ImportError as exc:  # pragma: no cover - the [redis] extra is part of every test run
+        message = "a redis:// store needs redis-py: pip install 'handlerkit[redis]'"
+        raise ValueError(message) from exc
+    if url.lower().startswith("redis+unix://"):
+        url = url[len("redis+") :]
+
+    def problem(candidate: str) -> str | None:
+        try:
+            redis.ConnectionPool.from_url(candidate).make_connection()
+        except (ValueError, TypeError, redis.RedisError) as exc:
+            return str(exc)
+        return None
+
+    found = problem(url)
+    if found is None:
+        return
+    base, _, query = url.partition("?")
+    for field in query.split("&"):
+        name = field.partition("=")[0]
+        if field and problem(f"{base}?{field}") is not None:
+            raise ValueError(
+                f"Redis URL {redact_url(url)!r}: option {name!r} is not valid here"
+                " (unknown to redis-py, or a value it refuses)"
+            )
+    raise ValueError(f"Redis URL {redact_url(url)!r} is not valid: {found}")
+
+
 def redact_url(url: str) -> str:
     """Return *url* with its credentials masked, for logs, labels and reprs.
 
@@ -341,7 +388,8 @@ def store_from_url(url: str, **options: Any) -> Store:
             ``prefix``, ``socket_timeout``).
 
     Raises:
-        ValueError: The URL scheme is not supported.
+        ValueError: The URL scheme is not supported, or the Redis URL is not
+            valid (:func:`check_redis_url`).
     """
     scheme = url.partition("://")[0].lower()
     if scheme == "memory":

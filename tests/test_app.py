@@ -1033,3 +1033,28 @@ def test_middleware_that_answers_itself_still_closes_parsed_uploads(make_app: Ma
     assert answer.status_code == 403
     seen = app.root_middleware.SEEN  # type: ignore[union-attr]
     assert len(seen) == 1 and seen[0].closed
+
+
+def test_trusted_hosts_are_matched_case_insensitively_and_as_idna(make_app: MakeApp) -> None:
+    app = make_app(WHO, trusted_hosts=["API.example.com:8443", "bücher.example", ".Internal.example"])
+    for host in ("api.example.com", "API.EXAMPLE.COM:9000", "xn--bcher-kva.example", "a.internal.example"):
+        assert call(app, "/who", headers={"Host": host}).status_code == 200, host
+    for host in ("example.com", "internal.example.evil", "a..b"):
+        assert call(app, "/who", headers={"Host": host}).status_code == 400, host
+    malformed = call(app, "/who", headers={"Host": "b\xfccher.example"})
+    assert malformed.status_code == 400 and malformed.json()["error"] == "invalid_host"
+    with pytest.raises(ValueError, match="trusted_hosts"):
+        make_app(WHO, trusted_hosts=["a..b\u00e9"])
+
+
+def test_a_plain_response_whose_headers_werkzeug_cannot_encode_gets_the_static_500(
+    make_app: MakeApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app({"go/route.py": (
+        "from werkzeug.wrappers import Response\n"
+        "def GET(request):\n"
+        "    return Response(status=302, headers={'Location': 'http://a..b\u00e9/x'})\n"
+    )})
+    answer = call(app, "/go")
+    assert answer.status_code == 500 and answer.json()["error"] == "internal_error"
+    assert "the error boundary failed" in caplog.text

@@ -106,6 +106,48 @@ def test_next_url_ipv6_host() -> None:
     assert (url.hostname, url.port, url.host) == ("[::1]", "8080", "[::1]:8080")
 
 
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("a..b", ("a..b", "a..b", "")),  # IDNA refuses an empty label; the URL does not care
+        ("xn--a", ("xn--a", "xn--a", "")),  # not valid punycode
+        ("x" * 64 + ".example:81", ("x" * 64 + ".example:81", "x" * 64 + ".example", "81")),
+        ("API.Example.com:80", ("api.example.com", "api.example.com", "")),  # default port dropped
+        ("[::1]:443", ("[::1]:443", "[::1]", "443")),
+        ("svc_1.internal", ("svc_1.internal", "svc_1.internal", "")),
+    ],
+)
+def test_next_url_of_any_well_formed_host_never_raises(host: str, expected: tuple[str, str, str]) -> None:
+    url = NextRequest("/p?q=a%20b", headers={"Host": host}).next_url
+    assert (url.host, url.hostname, url.port) == expected
+    assert url.href == str(url) == f"http://{expected[0]}/p?q=a%20b"
+    assert url.origin == f"http://{expected[0]}"
+
+
+@pytest.mark.parametrize("host", ["ex\xe4mple.com", "a b", "h:0", "h:65536", "h:x", "[::1", "a/b"])
+def test_a_host_header_that_is_no_host_is_400_invalid_host(host: str) -> None:
+    request = NextRequest("/p", headers={"Host": host})
+    for read in (lambda: request.host, lambda: request.next_url.href, lambda: request.next_url.origin):
+        with pytest.raises(ApiError) as caught:
+            read()
+        assert (caught.value.status, caught.value.code) == (400, "invalid_host")
+
+
+def test_without_a_host_header_the_server_name_and_port_are_used() -> None:
+    environ = NextRequest("/p").environ
+    del environ["HTTP_HOST"]
+    environ.update(SERVER_NAME="::1", SERVER_PORT="8000")
+    assert NextRequest(environ).next_url.host == "[::1]:8000"
+    environ.update(SERVER_NAME="example.org", SERVER_PORT="80", HTTP_HOST="")  # empty: RFC 9112
+    assert NextRequest(environ).next_url.href == "http://example.org/p"
+
+
+def test_href_keeps_the_querys_escapes_as_sent_like_search() -> None:
+    url = NextRequest("/p?x=%41&y=%2F").next_url
+    assert url.search == "?x=%41&y=%2F"
+    assert url.href == "http://localhost/p?x=%41&y=%2F"
+
+
 def test_pathname_is_decoded_and_href_is_percent_encoded() -> None:
     url = NextRequest("/p/caf%C3%A9?x=%C3%A9").next_url
     assert url.pathname == "/p/café"

@@ -506,3 +506,19 @@ def test_set_headers_replaces_like_item_assignment(kind: type[Headers]) -> None:
     with pytest.raises(ValueError):
         set_headers(headers, [("X-D", "a\nb")])
     assert "X-D" not in headers
+
+
+def test_error_body_and_responses_share_one_encoder_with_its_fallbacks() -> None:
+    # A lone surrogate in details (a handler may put client text there) is sent escaped.
+    assert error_body("c", "m", {"x": "\ud800"}) == b'{"error":"c","message":"m","details":{"x":"\\ud800"}}'
+    assert error_body("c", "m", {"at": dt.date(2026, 1, 2)}).endswith(b'"details":{"at":"2026-01-02"}}')
+    # Details JSON cannot carry are dropped (and logged): the error itself still renders.
+    assert error_body("c", "m", {"o": object()}) == b'{"error":"c","message":"m"}'
+
+
+@pytest.mark.parametrize("location", ["http://a..b/x", "https://xn--a:8443/p?q=1"])
+def test_a_location_with_a_host_idna_refuses_is_sent_as_given(location: str) -> None:
+    """Regression: Werkzeug's iri_to_uri ran on Location after the handler and raised (a 500)."""
+    for response in (NextResponse.redirect(location), NextResponse(None, 302, {"Content-Location": location})):
+        _, _, headers = response.get_wsgi_response(EnvironBuilder("/").get_environ())
+        assert location in dict(headers).values()

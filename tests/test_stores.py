@@ -12,12 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from handlerkit import with_rate_limit
 from handlerkit.errors import ApiError
 from handlerkit.stores import (
     MemoryStore,
     RedisStore,
     Store,
     StoreError,
+    check_redis_url,
     redact_url,
     resolve_store,
     store_from_url,
@@ -277,6 +279,7 @@ def test_set_if_keeps_the_ttl(store: Store) -> None:
             "rediss://h/0?socket_timeout=2&PASSWORD=***",
         ),
         ("unix:///tmp/r.sock?db=0&password=hunter2", "unix:///tmp/r.sock?db=0&password=***"),
+        ("rediss://h/0?ssl_password=hunter2", "rediss://h/0?ssl_password=***"),
         ("redis://h/0?ssl_password=hunter2", "redis://h/0?ssl_password=***"),
         ("memory://", "memory://"),
     ],
@@ -285,4 +288,45 @@ def test_redact_url_masks_credentials_in_userinfo_and_query(url: str, shown: str
     """Regression: ?password= (which redis-py honours) was shown in reprs and logs."""
     assert redact_url(url) == shown
     if url.startswith(("redis", "unix")):
-        assert "hunter2" not in repr(RedisStore(url))
+        try:
+            store = RedisStore(url)
+        except ValueError as exc:
+            # An option redis-py would refuse (PASSWORD is not password; ssl_* needs
+            # rediss://) is refused at construction, and the message is redacted too.
+            assert "hunter2" not in str(exc) and "is not valid" in str(exc)
+        else:
+            assert "hunter2" not in repr(store)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("rediss://:pw@h:6379/0?ssl_cert_reqs=bogus", "option 'ssl_cert_reqs'"),
+        ("redis://h/0?db=1&bogus=1", "option 'bogus'"),
+        ("redis://h/0?socket_timeout=soon", "option 'socket_timeout'"),
+        ("redis://h/0?ssl_cert_reqs=required", "option 'ssl_cert_reqs'"),  # ssl_* needs rediss://
+        ("redis://h:port/0", "Port could not be cast"),
+    ],
+)
+def test_a_redis_url_redis_py_would_refuse_on_first_use_is_refused_at_startup(
+    url: str, named: str
+) -> None:
+    """Regression: ?ssl_cert_reqs=bogus passed the scheme check and then failed every request."""
+    for build in (RedisStore, store_from_url, lambda u: with_rate_limit(storage=u)):
+        with pytest.raises(ValueError, match=named) as caught:
+            build(url)
+        assert ":pw@" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://h:6379/2?socket_timeout=1&health_check_interval=5",
+        "rediss://h/0?ssl_cert_reqs=none&ssl_check_hostname=false",
+        "unix:///tmp/redis.sock?db=3",
+    ],
+)
+def test_valid_redis_urls_are_accepted_without_connecting(url: str) -> None:
+    check_redis_url(url)
+    assert repr(RedisStore(url)).startswith("RedisStore(")
+    with_rate_limit(storage=url.replace("unix://", "redis+unix://"))

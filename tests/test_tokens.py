@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+import zlib
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
 
 from handlerkit import tokens
-from handlerkit.tokens import TokenError, issue_token, make_serializer, verify_token
+from handlerkit.tokens import MAX_PAYLOAD_SIZE, TokenError, issue_token, make_serializer, verify_token
 
 KEY = "tokens-test-key"
 
@@ -89,3 +91,31 @@ def test_only_verified_tokens_are_remembered_and_the_memory_is_bounded(
     assert list(verifier._seen) == issued[-3:]  # the oldest went first
     assert verify_token(issued[0], secret_key=key) == {"n": 0}  # verified again, from scratch
     assert len(verifier._seen) == 3
+
+
+def _signed_payload(payload: bytes, key: str = "k" * 32) -> str:
+    serializer = make_serializer(key)
+    return serializer.make_signer(serializer.salt).sign(payload).decode("ascii")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        base64_encode(b"{not json"),
+        b"." + base64_encode(b"not zlib data"),
+        b"." + base64_encode(zlib.compress(b"[1,2]")[:-3]),  # truncated stream
+        b"." + base64_encode(zlib.compress(b'"' + b"x" * (MAX_PAYLOAD_SIZE + 10) + b'"')),
+        base64_encode(b'"' + b"x" * (MAX_PAYLOAD_SIZE + 10) + b'"'),
+    ],
+    ids=["not-json", "not-zlib", "truncated-zlib", "inflates-over-the-limit", "over-the-limit"],
+)
+def test_a_validly_signed_token_with_a_bad_payload_is_a_token_error(payload: bytes) -> None:
+    """Regression: itsdangerous' BadPayload is not a BadSignature and escaped as a 500."""
+    with pytest.raises(TokenError):
+        verify_token(_signed_payload(payload), secret_key="k" * 32)
+
+
+def test_a_compressed_payload_up_to_the_limit_still_verifies() -> None:
+    value = "y" * (MAX_PAYLOAD_SIZE - 2)  # the JSON string with its quotes is exactly the limit
+    token = issue_token(value, secret_key="k" * 32)
+    assert token.startswith(".") and verify_token(token, secret_key="k" * 32) == value

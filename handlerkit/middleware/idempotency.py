@@ -320,26 +320,29 @@ def with_idempotency(
         fingerprint: str,
         lock: bytes,
     ) -> Any:
+        # The lock is released in the finally unless an answer was recorded over
+        # it: whatever fails on the way (rendering an error, reading the body,
+        # encoding the record), a retry must never find a lock nobody holds.
+        recorded = False
         try:
-            result = call(request, context)
-        except ApiError as exc:
-            _finish(store_key, fingerprint, exc.to_response(), lock)
-            raise
-        except BaseException:
-            _release(store_key, lock)
-            raise
-        if isinstance(result, (dict, list)):
-            result = NextResponse.json(result)
-        if hasattr(result, "status_code"):
-            _finish(store_key, fingerprint, result, lock)
-        else:
-            _release(store_key, lock)
-        return result
+            try:
+                result = call(request, context)
+            except ApiError as exc:
+                recorded = _finish(store_key, fingerprint, exc.to_response(), lock)
+                raise
+            if isinstance(result, (dict, list)):
+                result = NextResponse.json(result)
+            if hasattr(result, "status_code"):
+                recorded = _finish(store_key, fingerprint, result, lock)
+            return result
+        finally:
+            if not recorded:
+                _release(store_key, lock)
 
-    def _finish(store_key: str, fingerprint: str, response: Response, lock: bytes) -> None:
+    def _finish(store_key: str, fingerprint: str, response: Response, lock: bytes) -> bool:
+        """Record *response* over our lock; return whether the key no longer needs releasing."""
         if not _storable(response):
-            _release(store_key, lock)
-            return
+            return False
         headers = [[k, v] for k, v in response.headers.items() if k.lower() not in _NOT_STORED]
         record = {
             "v": _FORMAT,
@@ -348,14 +351,17 @@ def with_idempotency(
             "status": response.status_code,
             "headers": headers,
         }
+        value = _encode(record, response.get_data())
         try:
             # Only over our own lock: if it expired and another run holds the
             # key now, that run's answer is the one to keep.
-            if not _set_if(store_key, lock, _encode(record, response.get_data())):
+            if not _set_if(store_key, lock, value):
                 logger.warning("idempotency lock expired before the answer was recorded")
         except StoreError:
             # The side effect happened; answer it rather than hide it behind a 503.
+            # Releasing would fail the same way; the lock expires by itself.
             logger.warning("idempotency store unavailable; answer not recorded", exc_info=True)
+        return True
 
     def _set_if(store_key: str, lock: bytes, value: bytes) -> bool:
         set_if = getattr(the_store, "set_if", None)

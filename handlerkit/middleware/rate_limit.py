@@ -32,7 +32,7 @@ from ..context import RouteContext
 from ..errors import ApiError
 from ..handlers import adapt_handler, mark_wrapper
 from ..response import NextResponse, set_headers
-from ..stores import FORKS, redact_url
+from ..stores import FORKS, check_redis_url, redact_url
 from ..typing import Handler
 
 if TYPE_CHECKING:
@@ -346,6 +346,8 @@ def with_rate_limit(
         raise ValueError('with_rate_limit: on_storage_error must be "open" or "closed"')
     if storage.partition("://")[0].lower() not in _SCHEMES or "://" not in storage:
         raise ValueError('with_rate_limit: storage must be "memory://" or a redis:// URL')
+    if not storage.lower().startswith("memory://"):
+        check_redis_url(storage)
     if key is not None and not callable(key):
         raise ValueError("with_rate_limit: key must be a callable (request, context) -> str")
     key_func = key or default_key

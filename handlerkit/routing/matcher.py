@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import RouteDefinitionError
 from ..handlers import adapt_handler, describe_source
+from ..request import hostname_of
 
 __all__ = ["Condition", "Matcher", "MiddlewareSpec", "compile_matcher", "compile_middleware"]
 
@@ -52,8 +53,7 @@ class Condition:
             cookie = request.cookies.get(self.key)
             found = cookie.value if cookie is not None else None
         else:
-            host = request.host
-            found = host if host.startswith("[") else host.rsplit(":", 1)[0]
+            found = hostname_of(request.host)
         if found is None:
             return False
         return self.value is None or self.value.fullmatch(found) is not None

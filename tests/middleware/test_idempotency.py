@@ -698,3 +698,34 @@ def test_a_store_without_delete_if_or_set_if_still_works() -> None:
     assert answer(failing, post(key="other")).status_code == 500
     assert the_store.get(_store_key(key="other")) is None  # released: the client may retry
     assert len(orders.created) == 1
+
+
+@pytest.mark.parametrize("fails", ["error_rendering", "reading_the_body"])
+def test_the_lock_is_released_when_recording_the_answer_itself_fails(
+    fails: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: an exception while turning the answer into a record left the key locked
+    for lock_ttl, so every retry got 409 idempotency_key_in_flight."""
+    calls = itertools.count(1)
+
+    def flaky(request: NextRequest) -> NextResponse:
+        if next(calls) == 1:
+            if fails == "error_rendering":
+                raise ApiError(400, "bad", "Bad.")
+            response = NextResponse.json({"ok": False})
+            monkeypatch.setattr(response, "get_data", lambda: (_ for _ in ()).throw(OSError("disk")))
+            return response
+        return NextResponse.json({"ok": True}, status=201)
+
+    if fails == "error_rendering":
+
+        def broken(self: ApiError) -> NextResponse:
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+
+        monkeypatch.setattr(ApiError, "to_response", broken)
+    handler = with_idempotency(store=store, lock_ttl=60)(flaky)
+    with pytest.raises((UnicodeEncodeError, OSError)):
+        handler(post(), RouteContext())
+    monkeypatch.undo()
+    retried = answer(handler, post())
+    assert retried.status_code == 201 and body(retried) == {"ok": True}
