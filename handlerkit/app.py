@@ -11,24 +11,24 @@ from __future__ import annotations
 import logging
 import os
 import re
-import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from werkzeug.datastructures import Headers
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from .context import RouteContext, new_request_id, valid_request_id
+from .boundary import boundary_failed, exception_response, internal_error, request_id_for
+from .context import RouteContext
 from .errors import ApiError
-from .handlers import METHODS, adapt_handler
+from .handlers import adapt_handler
 from .middleware.cache import segment_cache
 from .middleware.cors import install_cors
-from .middleware.errors import exception_response
-from .request import DEFAULT_MAX_BODY_SIZE, NextRequest, host_is_trusted, hostname_of, request_host
+from .request import DEFAULT_MAX_BODY_SIZE, NextRequest
 from .response import NextResponse, error_response
 from .routing.matcher import MiddlewareSpec, compile_middleware
+from .routing.resolve import MAX_PARAM_LENGTH, Refusal, Resolver, decode_wsgi, method_not_allowed, select_handler
 from .routing.router import Router, build_table, load_tree
 from .routing.tree import Route
 from .sse import warn_if_sync_worker
@@ -40,18 +40,7 @@ __all__ = ["App", "create_app"]
 
 logger = logging.getLogger("handlerkit")
 
-#: A param value longer than this many characters gets 400.
-MAX_PARAM_LENGTH = 1024
-
-_METHOD_SET = frozenset(METHODS)
-# Standard methods no route can export: a known method, so 405 + Allow, not 501.
-_KNOWN_METHODS = _METHOD_SET | {"TRACE", "CONNECT", "QUERY"}
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-# A "." or ".." between separators inside one decoded param ("a%2F..%2Fb", "..\\x").
-_DOT_PART = re.compile(r"(?:^|[/\\])\.\.?(?:$|[/\\])")
 _LOCATION_SAFE = "/%:@!$&'()*+,;=-._~"
-_IRI_HEADERS = frozenset({"location", "content-location"})
-_STATIC_500 = b'{"error":"internal_error","message":"An internal error occurred."}'
 _new_object = object.__new__
 # RouteContext is three slots, the State made on first use: the dispatch fills them directly.
 _PLAIN_CONTEXT = getattr(RouteContext, "__slots__", None) == ("params", "route", "_state")
@@ -118,9 +107,6 @@ class App:
         self.secret_key = secret_key
         self.debug = debug
         self.trusted_hosts = list(trusted_hosts) if trusted_hosts is not None else None
-        self._trusted_names = (
-            None if self.trusted_hosts is None else [_idna_name(h) for h in self.trusted_hosts]
-        )
         self.cache_store: Store = resolve_store(cache_store)
         for route in self.routes:
             # revalidate/dynamic segment config: the cache sits innermost, inside `wrap`.
@@ -145,7 +131,12 @@ class App:
 
             add_document_route(self, openapi_path, wrap=wrap, **(openapi_options or {}))
         warn_if_sync_worker(self.routes)  # long SSE streams die at gunicorn's sync-worker timeout
-        self._static = self.table.static
+        self.resolver = Resolver(
+            self.table,
+            base_path=self.base_path,
+            trailing_slash=trailing_slash,
+            trusted_hosts=self.trusted_hosts,
+        )
         self._proxy_fix: Callable[..., Any] | None = None
         if trusted_proxies:
             self._proxy_fix = ProxyFix(
@@ -166,71 +157,29 @@ class App:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if self._proxy_fix is not None:
             return self._proxy_fix(environ, start_response)  # type: ignore[no-any-return]
-        # PERF: _dispatch's body inlined, one frame fewer per request. All of the
-        # 2026-11-21 dispatch shortcuts together (this, the static-route lookup in
-        # _respond, the inlined request and call_handler in _call_route, _resolve's
-        # checks, the lazy request views): App calls A 6.5 -> 5.6, B 8.1 -> 7.1,
-        # C 12.5 -> 9.6 µs (timeit, min of 31 runs); benchmarks/inprocess.py
-        # --frameworks handlerkit,falcon,raw --rounds 9: B 1.51x -> 1.78x and
-        # C 1.26x -> 1.59x Falcon.
-        try:
-            response = self._respond(environ)
-        except Exception:  # noqa: BLE001 - the boundary of last resort
-            return _boundary_failed(start_response)
-        return self._send(response, environ, start_response)
+        return self._dispatch(environ, start_response)
 
     def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """``__call__`` behind ``ProxyFix`` (the same body)."""
+        """Answer one request: respond, then send; behind ``ProxyFix`` when proxies are trusted."""
         try:
             response = self._respond(environ)
         except Exception:  # noqa: BLE001 - the boundary of last resort
-            return _boundary_failed(start_response)
+            return boundary_failed(start_response)
         return self._send(response, environ, start_response)
 
     def _respond(self, environ: dict[str, Any]) -> Response:
+        path = self.resolver.path(environ)
+        if type(path) is not str:
+            return path.to_response()  # type: ignore[union-attr]  # a Redirect or Refusal
         method = environ.get("REQUEST_METHOD", "GET")
-        if method not in _KNOWN_METHODS:
-            return error_response(501, "not_implemented", f"The method {_safe_method(method)} is not implemented.")
-        if self._trusted_names is not None:
-            try:
-                trusted = host_is_trusted(request_host(environ), self._trusted_names)
-            except ApiError as exc:
-                return exc.to_response()
-            if not trusted:
-                return error_response(400, "invalid_host", "The Host header is not allowed.")
-        path = environ.get("PATH_INFO") or "/"
-        base = self.base_path
-        if base:
-            if path == base or path.startswith(base + "/"):
-                path = path[len(base) :] or "/"
-            else:
-                return _not_found()
-        if path != "/":
-            if path[-1] == "/":
-                if not self.trailing_slash and not _encoded_trailing_slash(environ):
-                    return self._redirect_slash(environ, add=False)
-            elif self.trailing_slash:
-                return self._redirect_slash(environ, add=True)
         if self._root_spec is not None:
             return self._respond_with_middleware(environ, method, path, None)
-        # PERF: a static route straight from the dict when _resolve would find it
-        # there too (an ASCII path, no "%" in the raw URI): no _resolve frame, no
-        # (route, {}) tuple to unpack for A and C (figures in __call__).
-        route = self._static.get(path)
-        if route is not None and path.isascii():
-            raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-            if not raw or "%" not in raw:
-                if route.middleware:
-                    return self._respond_with_middleware(environ, method, path, (route, {}))
-                return self._call_route(route, {}, method, environ)
-        resolved = self._resolve(environ, path)
-        if isinstance(resolved, Response):
-            return resolved
-        if resolved is None:
-            return _not_found()
-        route, params = resolved
+        found = self.resolver.route(environ, path)
+        if type(found) is Refusal:
+            return found.to_response()
+        route, params = found  # type: ignore[misc]  # a Match (type() is the fast check)
         if route.middleware:
-            return self._respond_with_middleware(environ, method, path, resolved)
+            return self._respond_with_middleware(environ, method, path, (route, params))
         return self._call_route(route, params, method, environ)
 
     def _call_route(
@@ -247,18 +196,12 @@ class App:
         *request* and *context* are passed when middleware already built them.
         """
         handler = route.handlers.get(method)
-        if handler is None:
-            if method == "HEAD":
-                handler = route.handlers.get("GET")
-            elif method == "OPTIONS":
+        if handler is None:  # HEAD via GET, the automatic OPTIONS, or a 405
+            handler, outcome = select_handler(route, method)
+            if outcome == "automatic_options":
                 return self._options(route, environ, params)
             if handler is None:
-                return error_response(
-                    405,
-                    "method_not_allowed",
-                    f"The method {method} is not allowed for this URL.",
-                    headers=[("Allow", route.allow)],
-                )
+                return method_not_allowed(route, method).to_response()
         limit = route.extra["max_body_size"]
         length = environ.get("CONTENT_LENGTH")
         if length and limit is not None:
@@ -369,29 +312,8 @@ class App:
         return self._internal_error(request, context, None)
 
     def _internal_error(self, request: NextRequest, context: RouteContext, problem: str | None) -> Response:
-        request_id = getattr(context.state, "request_id", None)
-        if request_id is None:
-            incoming = request.environ.get("HTTP_X_REQUEST_ID")
-            request_id = incoming if valid_request_id(incoming) else new_request_id()
-        if problem is None:
-            logger.exception(
-                "unhandled exception in %s %s (request id %s)",
-                request.method,
-                context.route or request.path,
-                request_id,
-            )
-        else:
-            logger.error("%s (request id %s)", problem, request_id)
-        details: dict[str, Any] = {"request_id": request_id}
-        if self.debug:
-            details["traceback"] = traceback.format_exc() if problem is None else problem
-        return error_response(
-            500,
-            "internal_error",
-            "An internal error occurred.",
-            details,
-            headers=[("X-Request-ID", str(request_id))],
-        )
+        """The logged generic 500 (:func:`handlerkit.boundary.internal_error`), tracebacks if debug."""
+        return internal_error(request, context, problem, debug=self.debug)
 
     def _options(self, route: Route, environ: dict[str, Any], params: dict[str, Any]) -> Response:
         hook = route.extra.get("options")
@@ -452,11 +374,9 @@ class App:
             resolved = None
         while True:
             if resolved is None:
-                found = self._resolve(request.environ, path)
-                if isinstance(found, Response):
-                    return _add_headers(found, added)
-                if found is None:
-                    return _add_headers(_not_found(), added)
+                found = self.resolver.route(request.environ, path)
+                if isinstance(found, Refusal):
+                    return _add_headers(found.to_response(), added)
                 resolved = found
             route, params = resolved
             context.route, context.params = route.pattern, params
@@ -497,7 +417,7 @@ class App:
         The outcome is ``None`` to continue, a response to answer with, or a
         rewrite target. The request is replaced when ``next()`` overrode headers.
         """
-        if not spec.applies(_decode_wsgi(path), request):
+        if not spec.applies(decode_wsgi(path), request):
             return None, request
         try:
             result = spec.function(request, context)
@@ -564,144 +484,32 @@ class App:
         environ.pop("REQUEST_URI", None)
         return path, _derive_request(request, environ)
 
-    def _send(self, response: Response, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        body = response.response
-        # PERF: a NextResponse with one buffered bytes chunk skips Response.__call__'s
-        # generic header pass; benchmarks/results, endpoint A. Anything that pass
-        # would change goes the generic way: str chunks (encoded there), close
-        # callbacks (run by its ClosingIterator), Location headers (IRI to URI).
-        if (
-            type(body) is list
-            and len(body) == 1
-            and type(body[0]) is bytes
-            and isinstance(response, NextResponse)
-            and not response.direct_passthrough
-            and not response._on_close
-        ):
-            status = response._status_code
-            if status >= 200 and status != 204 and status != 304:
-                headers = response.headers
-                # PERF: to_wsgi_list() is list(iter(headers)) through two Python
-                # frames; a plain Headers' own list of pairs is the same (endpoint A).
-                pairs = list(headers._list) if type(headers) is Headers else headers.to_wsgi_list()  # noqa: SLF001
-                # PERF: NextResponse.json's own two headers need no Location check;
-                # looping over them cost 2.2k of _send's 6.0k instructions (valgrind
-                # --tool=cachegrind, 2026-11-21; A, B and C).
-                if (
-                    len(pairs) == 2
-                    and pairs[0][0] == "Content-Type"
-                    and pairs[1][0] == "Content-Length"
-                ) or not _has_iri_header(pairs):
-                    start_response(response._status, pairs)
-                    if environ.get("REQUEST_METHOD") == "HEAD":
-                        return []
-                    return body
+    def _send(
+        self, response: Response, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Send *response* (its own ``__call__``); a streamed body is guarded against late errors."""
         try:
             app_iter = response(environ, start_response)
         except Exception:  # noqa: BLE001 - a header Werkzeug cannot encode (a plain Response's Location)
-            return _boundary_failed(start_response)
-        if type(body) is list or response.direct_passthrough:
+            return boundary_failed(start_response)
+        if type(response.response) is list or response.direct_passthrough:
             return app_iter
         return _GuardedStream(app_iter, environ, response)
 
     # -- routing --------------------------------------------------------------
 
-    def resolve(self, path: str, environ: dict[str, Any] | None = None) -> tuple[Route, dict[str, Any]] | Response | None:
-        """Return the route and decoded params for *path* (inside the app), a 400 response, or ``None``."""
-        return self._resolve(environ or {}, path)
+    def resolve(
+        self, path: str, environ: dict[str, Any] | None = None
+    ) -> tuple[Route, dict[str, Any]] | Response | None:
+        """Return the route and decoded params for *path* (inside the app), a 400 response, or ``None``.
 
-    def _resolve(self, environ: dict[str, Any], path: str) -> tuple[Route, dict[str, Any]] | Response | None:
-        segments: list[str] | None = None
-        safe = False  # whether every param provably passes the checks at the end
-        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-        # PERF: a URI without any "%" needs no split at "?". With the isalnum()
-        # shortcut below, App._resolve("/users/42") 1.62 -> 1.24 µs (endpoint B;
-        # timeit, min of 31 runs, 2026-11-21).
-        if raw and "%" in raw:
-            raw_path = raw.partition("?")[0]
-            if "%" in raw_path:
-                segments_or_error = self._raw_segments(raw_path, environ, path)
-                if isinstance(segments_or_error, Response):
-                    return segments_or_error
-                segments = segments_or_error
-        if segments is None:
-            if not path.isascii():
-                try:
-                    path = path.encode("latin-1").decode("utf-8")
-                except UnicodeError:
-                    return error_response(400, "invalid_path", "The URL path is not valid UTF-8.")
-            route = self._static.get(path)
-            if route is not None:
-                return route, {}
-            segments = path[1:].split("/")
-            # PERF: params split from a path with no "." or NUL and at most
-            # MAX_PARAM_LENGTH long pass every check at the end: B's check loop
-            # 1.5k -> 0.7k instructions (valgrind --tool=cachegrind, 2026-11-21).
-            safe = "." not in path and "\x00" not in path and len(path) <= MAX_PARAM_LENGTH
-        if segments and segments[-1] == "":
-            if len(segments) > 1:
-                segments.pop()  # trailing_slash=True: "/x/" matches "/x"
-            if segments == [""]:
-                segments = []
-        found = self.table.match(segments)
-        if found is None:
-            return None
-        route, params = found
-        if safe:
-            return route, params
-        for value in params.values():
-            if type(value) is str:
-                # PERF: a letters-and-digits value ("42") cannot be any of the
-                # refused ones below (figure at the top of _resolve).
-                if value.isalnum() and len(value) <= MAX_PARAM_LENGTH:
-                    continue
-                items: list[str] | tuple[str] = (value,)
-            else:
-                items = value
-            for item in items:
-                if (
-                    item in (".", "..")
-                    or "\x00" in item
-                    or len(item) > MAX_PARAM_LENGTH
-                    or (("/" in item or "\\" in item) and _DOT_PART.search(item) is not None)
-                ):
-                    return error_response(400, "invalid_param", "A URL segment is not allowed.")
-        return route, params
-
-    def _raw_segments(self, raw_path: str, environ: dict[str, Any], path: str) -> list[str] | Response | None:
-        if not raw_path.startswith("/"):
-            raw_path = urlsplit(raw_path).path or "/"
-        if _BAD_ESCAPE.search(raw_path):
-            return error_response(400, "invalid_path", "The URL path has a malformed percent escape.")
-        parts = raw_path.split("/")[1:]
-        prefix = (environ.get("SCRIPT_NAME") or "") + self.base_path
-        skip = prefix.count("/")
-        try:
-            decoded = [unquote_to_bytes(part).decode("utf-8") for part in parts]
-        except UnicodeDecodeError:
-            return error_response(400, "invalid_path", "The URL path is not valid UTF-8.")
-        # The raw URI must describe the same path the server decoded; if a
-        # proxy or middleware rewrote PATH_INFO, trust PATH_INFO instead.
-        if "/" + "/".join(decoded[skip:]) != _decode_wsgi(path):
-            return None
-        return decoded[skip:]
-
-    def _redirect_slash(self, environ: dict[str, Any], *, add: bool) -> Response:
-        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-        raw_path = raw.partition("?")[0] if raw else ""
-        if raw_path.startswith("/"):
-            target = raw_path
-        else:
-            target = quote((environ.get("SCRIPT_NAME") or "") + (environ.get("PATH_INFO") or "/"), safe=_LOCATION_SAFE)
-        target = target + "/" if add else target.rstrip("/")
-        # Never a protocol-relative or backslash URL: //evil.com/ must not become //evil.com.
-        target = "/" + quote(target, safe=_LOCATION_SAFE).lstrip("/")
-        query = environ.get("QUERY_STRING")
-        if query:
-            target += "?" + quote(query, safe=_LOCATION_SAFE + "?")
-        response = NextResponse(None, 308)
-        response.headers["Location"] = target
-        return response
+        The App's own resolver (:class:`~handlerkit.routing.resolve.Resolver`)
+        answers; ``None`` is its 404.
+        """
+        found = self.resolver.route(environ or {}, path)
+        if type(found) is not Refusal:
+            return found  # type: ignore[return-value]  # a Match
+        return None if found.status == 404 else found.to_response()
 
 
 class _GuardedStream:
@@ -748,10 +556,7 @@ class _GuardedStream:
 
     def _log(self, what: str) -> None:
         environ = self._environ
-        request_id = environ.get("handlerkit.request_id") or self._response.headers.get("X-Request-ID")
-        if not valid_request_id(request_id):
-            incoming = environ.get("HTTP_X_REQUEST_ID")
-            request_id = incoming if valid_request_id(incoming) else new_request_id()
+        request_id = request_id_for(environ, response=self._response)
         logger.exception(
             "%s %s %s (request id %s)",
             what,
@@ -759,24 +564,6 @@ class _GuardedStream:
             _safe_path(environ.get("PATH_INFO") or "/"),
             request_id,
         )
-
-
-def _has_iri_header(pairs: list[tuple[str, str]]) -> bool:
-    """Return whether *pairs* has a header Werkzeug rewrites from IRI to URI (``Location``)."""
-    for key, _value in pairs:
-        if key.lower() in _IRI_HEADERS:
-            return True
-    return False
-
-
-def _boundary_failed(start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """Answer the static 500 when the error boundary failed; called inside its ``except`` block."""
-    logger.exception("handlerkit: the error boundary failed")
-    start_response("500 INTERNAL SERVER ERROR", [
-        ("Content-Type", "application/json"),
-        ("Content-Length", str(len(_STATIC_500))),
-    ])
-    return [_STATIC_500]
 
 
 def _safe_path(path: str) -> str:
@@ -823,27 +610,6 @@ def _close_uploads_after(request: NextRequest, response: Response) -> None:
         response.call_on_close(request.close)
 
 
-def _encoded_trailing_slash(environ: dict[str, Any]) -> bool:
-    """Return whether the path's final ``/`` was sent as ``%2F`` (part of a segment, not a slash)."""
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    return raw is not None and not raw.partition("?")[0].endswith("/")
-
-
-def _decode_wsgi(path: str) -> str:
-    try:
-        return path.encode("latin-1").decode("utf-8")
-    except UnicodeError:
-        return path
-
-
-def _safe_method(method: str) -> str:
-    return method[:32] if method.isascii() and method.isalpha() else "given"
-
-
-def _not_found() -> Response:
-    return error_response(404, "not_found", "No route matches this URL.")
-
-
 def create_app(app_dir: str | os.PathLike[str], **options: Any) -> App:
     """Return ``App(app_dir, **options)``; for ``gunicorn "handlerkit:create_app('app')"``.
 
@@ -872,12 +638,3 @@ def _env_options() -> dict[str, Any]:
     return options
 
 
-def _idna_name(host: str) -> str:
-    """Return a ``trusted_hosts`` entry as the ASCII name a ``Host`` carries (no port)."""
-    suffix = host.startswith(".")
-    name = hostname_of(host[1:] if suffix else host)
-    try:
-        name = name.encode("idna").decode("ascii") if not name.isascii() else name
-    except UnicodeError as exc:
-        raise ValueError(f"trusted_hosts: {host!r} is not a valid host name") from exc
-    return ("." if suffix else "") + name.lower()

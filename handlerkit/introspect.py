@@ -3,7 +3,7 @@
 Used by the ``handlerkit`` command line (:mod:`handlerkit.cli`), and usable on
 its own: every function takes an :class:`~handlerkit.App` (or an app
 directory) and returns plain data. Nothing here calls a handler; requests are
-resolved with the App's own ``resolve``.
+resolved by the App's own resolver (:mod:`handlerkit.routing.resolve`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
-from .app import App, _encoded_trailing_slash
+from .app import App
 from .errors import InvalidSegmentError, RouteDefinitionError
 from .handlers import METHODS, wrapper_chain
 from .request import NextRequest
+from .routing.resolve import Redirect, Refusal, method_not_allowed, select_handler
 from .routing.router import build_table, load_tree
 from .routing.segments import Kind, Segment, parse_segment
 from .routing.tree import Route, RouteTable
@@ -293,71 +294,47 @@ def explain_request(app: App, method: str, url: str) -> dict[str, Any]:
     return result
 
 
+_REFUSAL_OUTCOMES = {501: "not_implemented", 404: "not_found"}
+
+
+def _refused(refusal: Refusal) -> dict[str, Any]:
+    outcome = _REFUSAL_OUTCOMES.get(refusal.status, "bad_request")
+    found: dict[str, Any] = {"status": refusal.status, "outcome": outcome, "reason": refusal.reason}
+    if outcome == "bad_request":
+        found["error"] = refusal.code
+    elif outcome == "not_found":
+        found["nearest"] = []
+    return found
+
+
 def _decide(
     app: App, method: str, environ: dict[str, Any], raw_path: str, path: str
 ) -> dict[str, Any]:
-    # The same steps, in the same order, as App._respond before it calls a handler.
-    if method not in METHODS:
-        return {
-            "status": 501,
-            "outcome": "not_implemented",
-            "reason": f"{method} is not one of {', '.join(METHODS)}",
-        }
-    base = app.base_path
-    if base:
-        if path != base and not path.startswith(base + "/"):
-            return {
-                "status": 404,
-                "outcome": "not_found",
-                "reason": f"the path is outside the app's base_path {base!r}",
-                "nearest": [],
-            }
-        path = path[len(base) :] or "/"
-        raw_path = "/" + "/".join(raw_path.split("/")[1 + base.count("/") :])
-    if path != "/" and (
-        (path.endswith("/") and not app.trailing_slash and not _encoded_trailing_slash(environ))
-        or (not path.endswith("/") and app.trailing_slash)
-    ):
-        full = environ["RAW_URI"].partition("?")[0]
-        target = full.rstrip("/") if path.endswith("/") else full + "/"
-        target = "/" + target.lstrip("/")  # never protocol-relative, as the App
-        if environ["QUERY_STRING"]:
-            target += "?" + environ["QUERY_STRING"]
-        return {
-            "status": 308,
-            "outcome": "redirect",
-            "location": target,
-            "reason": "trailing-slash policy: "
-            + ("add" if app.trailing_slash else "remove")
-            + " the slash",
-        }
-    resolved = app.resolve(path, environ)
-    if resolved is not None and not isinstance(resolved, tuple):
-        body = json.loads(resolved.get_data())
-        return {
-            "status": resolved.status_code,
-            "outcome": "bad_request",
-            "reason": body.get("message"),
-            "error": body.get("error"),
-        }
+    # The App's own resolver and handler choice: the same answer, by the same code.
+    step = app.resolver.path(environ)
+    if isinstance(step, Redirect):
+        return {"status": 308, "outcome": "redirect", "location": step.location, "reason": step.reason}
+    if isinstance(step, Refusal):
+        return _refused(step)
+    path = step
+    if app.base_path:
+        raw_path = "/" + "/".join(raw_path.split("/")[1 + app.base_path.count("/") :])
+    resolved = app.resolver.route(environ, path)
+    if isinstance(resolved, Refusal) and resolved.status != 404:
+        return _refused(resolved)
     segments = _segments(raw_path)
     request = NextRequest.from_environ(environ, None, None, app.base_path)
     result: dict[str, Any] = {"root_middleware": root_middleware_info(app)}
     root_spec = getattr(app, "_root_spec", None)
     if result["root_middleware"] is not None and root_spec is not None:
         result["root_middleware"]["runs"] = _applies(root_spec, path, request)
-    if resolved is None:
+    if isinstance(resolved, Refusal):
         ranked = sorted((_rank(r, segments) for r in app.routes), key=lambda t: t[0])
         nearest = [
             {"pattern": r.pattern, "file": relative_path(r.source, app.app_dir), "reason": why}
             for _, why, r in ranked[:3]
         ]
-        result.update(
-            status=404,
-            outcome="not_found",
-            reason="no route pattern matches the path",
-            nearest=nearest,
-        )
+        result.update(_refused(resolved), nearest=nearest)
         return result
     route, params = resolved
     result.update(
@@ -368,29 +345,23 @@ def _decide(
         allow=route.allow.split(", "),
         shadowed=_shadowed(app, route, segments),
     )
-    handler = route.handlers.get(method)
-    outcome, status = "handler", None
-    if handler is None and method == "HEAD" and "GET" in route.handlers:
-        handler, outcome = route.handlers["GET"], "head_via_get"
-    if handler is None and method == "OPTIONS":
+    handler, outcome = select_handler(route, method)
+    if outcome == "automatic_options":
         hook = route.extra.get("options")
         result.update(
             status=204,
-            outcome="automatic_options",
+            outcome=outcome,
             reason="answered by the route's OPTIONS hook (CORS preflight)"
             if hook
             else "automatic OPTIONS: 204 with Allow",
         )
         return result
     if handler is None:
-        result.update(
-            status=405,
-            outcome="method_not_allowed",
-            reason=f"{route.pattern} exports {', '.join(route.methods)}, not {method}",
-        )
+        refusal = method_not_allowed(route, method)
+        result.update(status=refusal.status, outcome=outcome, reason=refusal.reason)
         return result
     labels, inner = handler_chain(handler)
-    result.update(status=status, outcome=outcome, wrappers=labels, handler=_handler_name(inner))
+    result.update(status=None, outcome=outcome, wrappers=labels, handler=_handler_name(inner))
     return result
 
 

@@ -10,11 +10,11 @@ from typing import Any, overload
 
 from werkzeug.wrappers import Response
 
+from ..boundary import exception_response
 from ..context import RouteContext
 from ..handlers import WRAPPER_ATTRIBUTE, adapt_handler, mark_wrapper, wrapper_chain
 from ..response import NextResponse, header_value, set_headers
 from ..typing import Handler
-from .errors import exception_response
 
 __all__ = ["MAX_AGE_CAP", "CorsPolicy", "find_policy", "install_cors", "with_cors"]
 

@@ -15,11 +15,11 @@ from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.wrappers import Response
 
-from ..context import RouteContext, new_request_id, valid_request_id
+from ..boundary import REQUEST_ID_KEY, exception_response, request_id_for
+from ..context import RouteContext
 from ..handlers import adapt_handler, mark_wrapper
 from ..response import NextResponse, set_headers
 from ..typing import Handler
-from .errors import exception_response
 
 __all__ = ["ACCESS_LOGGER", "REDACTED_PARAMS", "with_logging"]
 
@@ -171,10 +171,9 @@ def _wrap(
     def wrapped(request: Any, context: RouteContext | None = None) -> Any:
         if context is None:
             context = RouteContext()
-        incoming = request.environ.get("HTTP_X_REQUEST_ID")
-        rid = incoming if valid_request_id(incoming) else new_request_id()
+        rid = request_id_for(request.environ, context)
         context.state.request_id = rid
-        request.environ["handlerkit.request_id"] = rid  # for errors after the headers went out
+        request.environ[REQUEST_ID_KEY] = rid  # for errors after the headers went out
         started = time.perf_counter_ns()
         try:
             response = inner(request, context)

@@ -435,14 +435,13 @@ def test_K6_an_api_error_is_answered_exactly(client: Client) -> None:
 def test_K7_a_failing_error_path_sends_a_static_500(
     client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import handlerkit.app as app_module
-    import handlerkit.middleware.errors as errors_module
+    import handlerkit.boundary as boundary_module
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the error path broke too")
 
-    monkeypatch.setattr(errors_module, "internal_error_response", broken)
-    monkeypatch.setattr(app_module, "error_response", broken)
+    # The one 500 is built in handlerkit.boundary; break it there.
+    monkeypatch.setattr(boundary_module, "internal_error_response", broken)
     with caplog.at_level(logging.ERROR):
         response = client.get("/boom")
     assert response.status_code == 500
