@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from werkzeug.datastructures import Headers
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -25,10 +24,17 @@ from .errors import ApiError
 from .handlers import adapt_handler
 from .middleware.cache import segment_cache
 from .middleware.cors import install_cors
+from .openapi import add_document_route
 from .request import DEFAULT_MAX_BODY_SIZE, NextRequest
 from .response import NextResponse, error_response
 from .routing.matcher import MiddlewareSpec, compile_middleware
-from .routing.resolve import MAX_PARAM_LENGTH, Refusal, Resolver, decode_wsgi, method_not_allowed, select_handler
+from .routing.resolve import (
+    Refusal,
+    Resolver,
+    decode_wsgi,
+    method_not_allowed,
+    select_handler,
+)
 from .routing.router import Router, build_table, load_tree
 from .routing.tree import Route
 from .sse import warn_if_sync_worker
@@ -127,8 +133,6 @@ class App:
             compile_middleware(self.root_middleware) if self.root_middleware is not None else None
         )
         if openapi_path is not None:
-            from .openapi import add_document_route  # apispec is imported only when asked for
-
             add_document_route(self, openapi_path, wrap=wrap, **(openapi_options or {}))
         warn_if_sync_worker(self.routes)  # long SSE streams die at gunicorn's sync-worker timeout
         self.resolver = Resolver(
@@ -245,7 +249,7 @@ class App:
             ):
                 response = self._check_result(response, request, context, route, method)
         except ApiError as exc:
-            response = exc.to_response()
+            response = NextResponse.from_error(exc)
         except Exception as exc:  # noqa: BLE001 - the error boundary
             response = self._handler_failed(exc, request, context)
         # PERF: getattr, not request.__dict__ (which would turn the request's
@@ -268,7 +272,7 @@ class App:
         try:
             return self._check_result(handler(request, context), request, context, route, method)
         except ApiError as exc:
-            return exc.to_response()
+            return NextResponse.from_error(exc)
         except Exception as exc:  # noqa: BLE001 - the error boundary
             return self._handler_failed(exc, request, context)
 
@@ -422,7 +426,7 @@ class App:
         try:
             result = spec.function(request, context)
         except ApiError as exc:
-            return exc.to_response(), request
+            return NextResponse.from_error(exc), request
         except Exception as exc:  # noqa: BLE001 - the same error boundary as handlers
             mapped = exception_response(exc, request.environ)
             return (mapped if mapped is not None else self._internal_error(request, context, None)), request

@@ -32,7 +32,7 @@ from werkzeug.wrappers import Response
 
 from .context import RouteContext, new_request_id, valid_request_id
 from .errors import ApiError, status_code_name
-from .response import error_response
+from .response import NextResponse, error_response
 
 __all__ = [
     "STATIC_500",
@@ -113,7 +113,7 @@ def exception_response(
     """
     api_error = to_api_error(exc)
     if api_error is not None:
-        response: Response = api_error.to_response()
+        response: Response = NextResponse.from_error(api_error)
         return response
     if isinstance(exc, HTTPException):
         return http_exception_response(exc, environ or {})

@@ -12,12 +12,9 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote
 
 from .app import App
 from .errors import InvalidSegmentError, RouteDefinitionError
@@ -32,8 +29,7 @@ from .introspect import (
     unguarded_pairs,
 )
 from .routing.discover import discover
-from .routing.segments import Kind, Segment, parse_segment
-from .routing.tree import _check_segments as check_segments
+from .scaffold import cmd_new
 
 __all__ = ["build_parser", "main"]
 
@@ -231,165 +227,62 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems and args.strict else 0
 
 
-# ---------------------------------------------------------------------------- new
-
-_METHOD_BODIES = {
-    "GET": (
-        "def GET(request: NextRequest, context: RouteContext) -> NextResponse:\n"
-        '    return NextResponse.json({{"route": {pattern!r}, "params": context.params}})\n'
-    ),
-    "POST": (
-        "def POST(request: NextRequest, context: RouteContext) -> NextResponse:\n"
-        "    data = request.json()\n"
-        '    return NextResponse.json({{"created": data}}, status=201)\n'
-    ),
-    "PUT": (
-        "def PUT(request: NextRequest, context: RouteContext) -> NextResponse:\n"
-        '    return NextResponse.json({{"replaced": request.json()}})\n'
-    ),
-    "PATCH": (
-        "def PATCH(request: NextRequest, context: RouteContext) -> NextResponse:\n"
-        '    return NextResponse.json({{"updated": request.json()}})\n'
-    ),
-    "DELETE": (
-        "def DELETE(request: NextRequest, context: RouteContext) -> NextResponse:\n"
-        "    return NextResponse(None, status=204)\n"
-    ),
-    "HEAD": (
-        "def HEAD(request: NextRequest, context: RouteContext) -> NextResponse:\n"
-        "    return NextResponse(None, status=200)\n"
-    ),
-    "OPTIONS": (
-        "def OPTIONS(request: NextRequest, context: RouteContext) -> NextResponse:\n"
-        '    return NextResponse(None, status=204, headers={{"Allow": {allow!r}}})\n'
-    ),
-}
-
-_TEST_CHECKS = {
-    "GET": (
-        "    response = client.get(URL)\n    assert response.status_code == 200\n"
-        '    assert response.json()["route"] == {pattern!r}\n'
-    ),
-    "POST": (
-        '    response = client.post(URL, json={{"name": "x"}})\n'
-        "    assert response.status_code == 201\n"
-        '    assert response.json() == {{"created": {{"name": "x"}}}}\n'
-    ),
-    "PUT": (
-        '    response = client.put(URL, json={{"name": "x"}})\n'
-        "    assert response.status_code == 200\n"
-    ),
-    "PATCH": (
-        '    response = client.patch(URL, json={{"name": "x"}})\n'
-        "    assert response.status_code == 200\n"
-    ),
-    "DELETE": "    response = client.delete(URL)\n    assert response.status_code == 204\n",
-    "HEAD": "    response = client.head(URL)\n    assert response.status_code == 200\n",
-    "OPTIONS": "    response = client.options(URL)\n    assert response.status_code == 204\n",
-}
+# ------------------------------------------------------------------------ openapi
 
 
-def _sample_url(segments: list[Segment]) -> str:
-    parts = []
-    for segment in segments:
-        if segment.kind is Kind.STATIC:
-            parts.append(quote(segment.value))
-        elif segment.kind is Kind.DYNAMIC:
-            parts.append("1")
-        elif segment.kind is Kind.CATCH_ALL:
-            parts.append("a/b")
-    return "/" + "/".join(parts)
+def add_openapi(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``openapi APP_DIR [--format json|yaml]`` to the CLI's subparsers."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "openapi",
+        help="print the app's OpenAPI 3.1 document",
+        description="Print the OpenAPI 3.1 document of APP_DIR, built from its routes and schemas.",
+    )
+    _openapi_arguments(parser)
+    parser.set_defaults(func=cmd_openapi)
+    return parser
 
 
-def cmd_new(args: argparse.Namespace) -> int:
-    """``handlerkit new route``: scaffold a ``route.py`` and its test, never overwriting."""
-    err = sys.stderr
-    methods = [m.strip().upper() for m in args.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        err.write(f"handlerkit: --methods takes a comma-separated list of {', '.join(METHODS)}\n")
-        return 2
-    methods = [m for m in METHODS if m in methods]
-    folders = [part for part in args.path.strip("/").split("/") if part]
-    segments: list[Segment] = []
+def _openapi_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app_dir", metavar="APP_DIR", help="the app directory of route.py files")
+    parser.add_argument(
+        "--format", choices=("json", "yaml"), default="json", help="output format (json)"
+    )
+    parser.add_argument("--title", default="handlerkit API", help="info.title")
+    parser.add_argument(
+        "--api-version", default="0.1.0", help="info.version, the API's own version"
+    )
+    parser.add_argument("--base-path", default="", help="the App's base_path, if it has one")
+    parser.add_argument("--output", "-o", default="-", help="write to this file instead of stdout")
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """``handlerkit openapi``: build and print the app's document; return the exit status."""
+    from .openapi import build_spec
+
     try:
-        for name in folders:
-            segment = parse_segment(name, args.path)
-            if segment.kind is Kind.PRIVATE:
-                raise InvalidSegmentError(
-                    f"{name!r} is a private folder and would never be routed", [args.path]
-                )
-            if segment.kind is not Kind.GROUP:
-                segments.append(segment)
-        # Route-level rules (a param used twice, anything after a catch-all): the
-        # routing tree's own check, so the scaffold never breaks the app.
-        check_segments(tuple(segments), args.path)
-    except RouteDefinitionError as exc:
-        err.write(f"handlerkit: {exc}\n")
-        return 2
-    app_dir = Path(args.app_dir).resolve()
-    route_file = app_dir.joinpath(*folders, "route.py")
-    slug = "_".join(re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_") for name in folders) or "root"
-    tests_dir = Path(args.tests_dir).resolve()
-    test_file = tests_dir / f"test_route_{slug}.py"
-    existing = [
-        p
-        for p in (route_file, test_file if not args.no_test else None)
-        if p is not None and p.exists()
-    ]
-    if existing:
-        err.write("handlerkit: refusing to overwrite " + ", ".join(map(str, existing)) + "\n")
+        app = App(args.app_dir, base_path=args.base_path)
+    except (FileNotFoundError, RouteDefinitionError) as exc:
+        print(f"handlerkit openapi: {exc}", file=sys.stderr)
         return 1
-    pattern = "/" + "/".join(str(s) for s in segments)
-    allow = ", ".join(sorted({*methods, "OPTIONS", *(["HEAD"] if "GET" in methods else [])}))
-    bodies = "\n\n".join(_METHOD_BODIES[m].format(pattern=pattern, allow=allow) for m in methods)
-    files = {
-        route_file: (
-            f'"""{pattern}: {", ".join(methods)}."""\n\n'
-            "from __future__ import annotations\n\n"
-            "from handlerkit import NextRequest, NextResponse, RouteContext\n\n\n"
-            f"{bodies}"
-        )
-    }
-    if not args.no_test:
-        checks = "\n\n".join(
-            f"def test_{m.lower()}(client: Client) -> None:\n"
-            + _TEST_CHECKS[m].format(pattern=pattern)
-            for m in methods
-        )
-        relative_app = os.path.relpath(app_dir, tests_dir)
-        files[test_file] = (
-            f'"""Tests for {pattern} ({relative_path(str(route_file), str(app_dir))})."""\n\n'
-            "from __future__ import annotations\n\n"
-            "from pathlib import Path\n\n"
-            "import pytest\n\n"
-            "from handlerkit import App\n"
-            "from handlerkit.testing import Client\n\n"
-            f"APP_DIR = (Path(__file__).parent / {relative_app!r}).resolve()\n"
-            f"URL = {_sample_url(segments)!r}\n\n\n"
-            "@pytest.fixture\n"
-            "def client() -> Client:\n"
-            "    return Client(App(APP_DIR))\n\n\n"
-            f"{checks}"
-        )
-    # Both folders first, then both files; on any failure remove what was written,
-    # so an error never leaves half a scaffold behind.
-    written: list[Path] = []
-    try:
-        for path in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        for path, text in files.items():
-            with path.open("x", encoding="utf-8") as file:
-                written.append(path)
+    document = build_spec(app, title=args.title, version=args.api_version)
+    if args.format == "yaml":
+        import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs
+
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    else:
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        try:
+            with open(args.output, "w", encoding="utf-8") as file:
                 file.write(text)
-    except OSError as exc:
-        for path in written:
-            with contextlib.suppress(OSError):
-                path.unlink()
-        err.write(f"handlerkit: cannot write the scaffold: {exc}\n")
-        return 1
-    for path in files:
-        sys.stdout.write(f"created {path}\n")
+        except OSError as exc:
+            print(
+                f"handlerkit openapi: cannot write {args.output}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
     return 0
 
 
@@ -556,7 +449,6 @@ def build_parser() -> argparse.ArgumentParser:
     new_route.add_argument("--no-test", action="store_true", help="write only route.py")
     new_route.set_defaults(func=cmd_new)
 
-    from .openapi import add_subparser as add_openapi  # `handlerkit openapi`, owned by openapi.py
 
     add_openapi(commands)
     return parser

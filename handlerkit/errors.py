@@ -3,8 +3,11 @@
 There is one root, :class:`HandlerKitError`, with two branches:
 
 - :class:`ApiError`: an HTTP error raised while handling a request. It carries
-  ``status``, ``code``, ``message``, ``details`` and ``headers`` and renders as
-  ``{"error": code, "message": message, "details"?: details}``.
+  ``status``, ``code``, ``message``, ``details`` and ``headers``; its body is
+  ``{"error": code, "message": message, "details"?: details}``
+  (:meth:`ApiError.body`), and ``NextResponse.from_error(error)`` makes it a
+  response. This module imports no other handlerkit module but the encoder:
+  everything else may import it.
 - :class:`RouteDefinitionError`: a mistake in the route tree, raised at startup
   (never per request). Its message and ``files`` name the offending paths.
 """
@@ -128,11 +131,6 @@ class ApiError(HandlerKitError):
         """Return the JSON error body for this error."""
         return error_body(self.code, self.message, self.details)
 
-    def to_response(self) -> Response:
-        """Return this error as a :class:`~handlerkit.NextResponse` in the one JSON shape."""
-        from .response import error_response
-
-        return error_response(self.status, self.code, self.message, self.details, self.headers)
 
 
 # ------------------------------------------------------------ route definitions

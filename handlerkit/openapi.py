@@ -22,32 +22,43 @@ so route modules can use :func:`responses` without it installed.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import json
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import RouteDefinitionError
-from .handlers import wrapper_chain
-from .routing.segments import Kind, Segment
+from .handlers import adapt_handler, wrapper_chain
+from .response import NextResponse
+from .routing.segments import Kind, Segment, parse_path
+from .routing.tree import make_route
 
 if TYPE_CHECKING:
-    from .app import App
-    from .routing.tree import Route
+    from .routing.tree import Route, RouteTable
+
+
+class App(Protocol):
+    """What the document is built from: a :class:`handlerkit.App` has all of it.
+
+    A protocol rather than the class, so that the App may serve its own
+    document (``openapi_path=``) without the two modules importing each other.
+    """
+
+    routes: list[Route]
+    table: RouteTable
+    base_path: str
+    trailing_slash: bool
+    max_body_size: int | None
 
 __all__ = [
     "ERROR_SCHEMA",
     "OPENAPI_VERSION",
     "RESPONSES_ATTRIBUTE",
     "add_document_route",
-    "add_subparser",
     "build_spec",
     "declared_responses",
-    "main",
     "responses",
     "spec_json",
 ]
@@ -508,11 +519,6 @@ def add_document_route(
         InvalidSegmentError, RouteDefinitionError: *path* is not a static path,
             or another route already answers it.
     """
-    from .handlers import adapt_handler
-    from .response import NextResponse
-    from .routing.segments import parse_path
-    from .routing.tree import make_route
-
     source = f"App(openapi_path={path!r})"
     segments = parse_path(path, source)
     if any(s.kind is not Kind.STATIC for s in segments):
@@ -531,75 +537,3 @@ def add_document_route(
     route.handlers["GET"] = wrap(handler) if wrap is not None else handler
     app.table.add(route)
     return route
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_subparser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``openapi APP_DIR [--format json|yaml]`` to a ``handlerkit`` CLI's subparsers."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "openapi",
-        help="print the app's OpenAPI 3.1 document",
-        description="Print the OpenAPI 3.1 document of APP_DIR, built from its routes and schemas.",
-    )
-    _arguments(parser)
-    parser.set_defaults(func=run)
-    return parser
-
-
-def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("app_dir", metavar="APP_DIR", help="the app directory of route.py files")
-    parser.add_argument(
-        "--format", choices=("json", "yaml"), default="json", help="output format (json)"
-    )
-    parser.add_argument("--title", default="handlerkit API", help="info.title")
-    parser.add_argument(
-        "--api-version", default="0.1.0", help="info.version, the API's own version"
-    )
-    parser.add_argument("--base-path", default="", help="the App's base_path, if it has one")
-    parser.add_argument("--output", "-o", default="-", help="write to this file instead of stdout")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Build and print the document for parsed CLI *args*; return the exit status."""
-    from .app import App
-
-    try:
-        app = App(args.app_dir, base_path=args.base_path)
-    except (FileNotFoundError, RouteDefinitionError) as exc:
-        print(f"handlerkit openapi: {exc}", file=sys.stderr)
-        return 1
-    document = build_spec(app, title=args.title, version=args.api_version)
-    if args.format == "yaml":
-        import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs
-
-        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    else:
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    if args.output == "-":
-        sys.stdout.write(text)
-    else:
-        try:
-            with open(args.output, "w", encoding="utf-8") as file:
-                file.write(text)
-        except OSError as exc:
-            print(
-                f"handlerkit openapi: cannot write {args.output}: {exc.strerror or exc}",
-                file=sys.stderr,
-            )
-            return 1
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``handlerkit openapi`` on its own: ``python -m handlerkit.openapi APP_DIR``."""
-    parser = argparse.ArgumentParser(
-        prog="handlerkit openapi", description="Print an app's OpenAPI 3.1 document."
-    )
-    _arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

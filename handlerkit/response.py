@@ -30,7 +30,7 @@ from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
 from .encoding import json_dumps
-from .errors import HandlerKitError
+from .errors import ApiError, HandlerKitError, error_body
 from .tokens import SecretKey, make_serializer
 
 __all__ = [
@@ -476,6 +476,15 @@ class NextResponse(Response):
     json = _ClassOrInstance(_json_class, _json_instance)
 
     @classmethod
+    def from_error(cls, error: ApiError) -> NextResponse:
+        """Return *error* as a response in the one JSON error shape, with its headers.
+
+        What the App answers when a handler raises it, for code that renders
+        an :class:`~handlerkit.ApiError` itself (a wrapper, a test).
+        """
+        return error_response(error.status, error.code, error.message, error.details, error.headers)
+
+    @classmethod
     def redirect(
         cls,
         url: str,
@@ -638,8 +647,6 @@ def error_response(
     headers: Iterable[tuple[str, str]] = (),
 ) -> NextResponse:
     """Return a response in the one JSON error shape."""
-    from .errors import error_body
-
     response: NextResponse = NextResponse.json(None, status)
     response.set_data(error_body(code, message, details))
     for key, value in headers:

@@ -15,7 +15,7 @@ import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from handlerkit import App, NextRequest, NextResponse, Router
-from handlerkit.app import MAX_PARAM_LENGTH
+from handlerkit.routing.resolve import MAX_PARAM_LENGTH
 from handlerkit.testing import Client, write_app
 from handlerkit.tokens import make_serializer
 

@@ -356,7 +356,7 @@ def test_json_gives_400_invalid_json_without_echoing_the_parser(body: bytes, mes
     error = _api_error(_post(body).json)
     assert (error.status, error.code) == (400, "invalid_json")
     assert message in error.message
-    rendered = error.to_response().get_data(as_text=True)
+    rendered = NextResponse.from_error(error).get_data(as_text=True)
     assert set(json.loads(rendered)) == {"error", "message"}
     for leak in (
         "Expecting",

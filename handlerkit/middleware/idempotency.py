@@ -328,7 +328,7 @@ def with_idempotency(
             try:
                 result = call(request, context)
             except ApiError as exc:
-                recorded = _finish(store_key, fingerprint, exc.to_response(), lock)
+                recorded = _finish(store_key, fingerprint, NextResponse.from_error(exc), lock)
                 raise
             if isinstance(result, (dict, list)):
                 result = NextResponse.json(result)

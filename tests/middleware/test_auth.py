@@ -27,7 +27,7 @@ def call(handler, headers=None, cookies=None, method="GET", secret_key=None):  #
     try:
         return handler(request, context), context
     except ApiError as exc:
-        return exc.to_response(), context
+        return NextResponse.from_error(exc), context
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -58,7 +58,7 @@ def answer(
     try:
         return handler(request, context or RouteContext(route="/orders"))
     except ApiError as exc:
-        return exc.to_response()
+        return NextResponse.from_error(exc)
 
 
 class Orders:
@@ -719,10 +719,10 @@ def test_the_lock_is_released_when_recording_the_answer_itself_fails(
 
     if fails == "error_rendering":
 
-        def broken(self: ApiError) -> NextResponse:
+        def broken(error: ApiError) -> NextResponse:
             raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
 
-        monkeypatch.setattr(ApiError, "to_response", broken)
+        monkeypatch.setattr(NextResponse, "from_error", broken)
     handler = with_idempotency(store=store, lock_ttl=60)(flaky)
     with pytest.raises((UnicodeEncodeError, OSError)):
         handler(post(), RouteContext())

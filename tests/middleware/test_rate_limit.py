@@ -39,7 +39,7 @@ def call(
     try:
         return handler(request, context or RouteContext(route="/x"))
     except ApiError as exc:
-        return exc.to_response()
+        return NextResponse.from_error(exc)
 
 
 @pytest.fixture(params=["memory", "redis"])

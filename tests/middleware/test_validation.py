@@ -42,7 +42,7 @@ def send(data=None, content_type="application/json", url="/users", target=handle
     try:
         return target(request, RouteContext())
     except ApiError as exc:
-        response = exc.to_response()
+        response = NextResponse.from_error(exc)
         assert_no_leak(response.get_data())
         return response
 
