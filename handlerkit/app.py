@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
@@ -25,17 +23,17 @@ from .handlers import adapt_handler
 from .middleware.cache import segment_cache
 from .middleware.cors import install_cors
 from .openapi import add_document_route
-from .request import DEFAULT_MAX_BODY_SIZE, NextRequest
-from .response import NextResponse, error_response
+from .request import DEFAULT_MAX_BODY_SIZE, NextRequest, close_uploads_after, content_length_error
+from .response import NextResponse
 from .routing.matcher import MiddlewareSpec, compile_middleware
 from .routing.resolve import (
     Refusal,
     Resolver,
-    decode_wsgi,
     method_not_allowed,
     select_handler,
 )
 from .routing.router import Router, build_table, load_tree
+from .routing.runner import MiddlewareRunner
 from .routing.tree import Route
 from .sse import warn_if_sync_worker
 from .stores import Store, resolve_store
@@ -46,10 +44,6 @@ __all__ = ["App", "create_app"]
 
 logger = logging.getLogger("handlerkit")
 
-_LOCATION_SAFE = "/%:@!$&'()*+,;=-._~"
-_new_object = object.__new__
-# RouteContext is three slots, the State made on first use: the dispatch fills them directly.
-_PLAIN_CONTEXT = getattr(RouteContext, "__slots__", None) == ("params", "route", "_state")
 
 
 class App:
@@ -141,6 +135,15 @@ class App:
             trailing_slash=trailing_slash,
             trusted_hosts=self.trusted_hosts,
         )
+        self._middleware = MiddlewareRunner(
+            self.resolver,
+            self._root_spec,
+            self._call_route,
+            self._internal_error,
+            secret_key=secret_key,
+            max_body_size=max_body_size,
+            base_path=self.base_path,
+        )
         self._proxy_fix: Callable[..., Any] | None = None
         if trusted_proxies:
             self._proxy_fix = ProxyFix(
@@ -177,13 +180,13 @@ class App:
             return path.to_response()  # type: ignore[union-attr]  # a Redirect or Refusal
         method = environ.get("REQUEST_METHOD", "GET")
         if self._root_spec is not None:
-            return self._respond_with_middleware(environ, method, path, None)
+            return self._middleware.respond(environ, method, path, None)
         found = self.resolver.route(environ, path)
         if type(found) is Refusal:
             return found.to_response()
         route, params = found  # type: ignore[misc]  # a Match (type() is the fast check)
         if route.middleware:
-            return self._respond_with_middleware(environ, method, path, (route, params))
+            return self._middleware.respond(environ, method, path, (route, params))
         return self._call_route(route, params, method, environ)
 
     def _call_route(
@@ -207,57 +210,22 @@ class App:
             if handler is None:
                 return method_not_allowed(route, method).to_response()
         limit = route.extra["max_body_size"]
-        length = environ.get("CONTENT_LENGTH")
-        if length and limit is not None:
-            try:
-                too_large = int(length) > limit
-            except ValueError:
-                return error_response(400, "bad_request", "The Content-Length header is invalid.")
-            if too_large:
-                return error_response(413, "payload_too_large", "The request body is too large.")
+        if limit is not None and "CONTENT_LENGTH" in environ:
+            refused = content_length_error(environ, limit)
+            if refused is not None:
+                return NextResponse.from_error(refused)
         if request is None or context is None:
-            # PERF: NextRequest.from_environ inlined (the same five attributes;
-            # tests/test_hot_path_dispatch.py compares them). Figures in __call__.
-            request = _new_object(NextRequest)
-            request.environ = environ
-            request.shallow = False
-            request.secret_key = self.secret_key
-            request.max_content_length = limit
-            request.base_path = self.base_path
-            if _PLAIN_CONTEXT:
-                # PERF: RouteContext(params, route=...) without the keyword call
-                # and __init__ frame: 0.59 -> 0.27 µs per request, A, B and C
-                # (timeit, min of 21 runs, 2026-11-21); tests/test_hot_path_dispatch.py
-                # checks it equals the constructor's object.
-                context = _new_object(RouteContext)
-                context.params = params
-                context.route = route.pattern
-                context._state = None
-            else:  # another RouteContext: its constructor
-                context = RouteContext(params, route=route.pattern)
+            request = NextRequest.from_environ(environ, self.secret_key, limit, self.base_path)
+            context = RouteContext.of(params, route.pattern)
         else:
             request.max_content_length = limit
-        # PERF: call_handler inlined, with a NextResponse (the usual answer)
-        # accepted without the generic checks' frame. Figures in __call__.
-        response: Response
-        try:
-            response = handler(request, context)
-            if (
-                type(response) is not NextResponse
-                or response.middleware_action is not None
-                or getattr(response, "_hk_pending_signed", None) is not None
-            ):
-                response = self._check_result(response, request, context, route, method)
-        except ApiError as exc:
-            response = NextResponse.from_error(exc)
-        except Exception as exc:  # noqa: BLE001 - the error boundary
-            response = self._handler_failed(exc, request, context)
+        response = self.call_handler(handler, request, context, route, method)
         # PERF: getattr, not request.__dict__ (which would turn the request's
         # attributes into a dict; see NextURL.search_params). The same for the
         # response's check above: NextResponse.json(...) plus _send's five reads
         # 16.5k -> 14.8k instructions (valgrind --tool=cachegrind, 2026-11-21).
         if getattr(request, "_hk_temp_files", None) is not None:
-            _close_uploads_after(request, response)
+            close_uploads_after(request, response)
         return response
 
     def call_handler(
@@ -270,7 +238,16 @@ class App:
     ) -> Response:
         """Call *handler* inside the error boundary and return a response."""
         try:
-            return self._check_result(handler(request, context), request, context, route, method)
+            response = handler(request, context)
+            # PERF: a plain NextResponse (the usual answer) needs none of the
+            # generic checks' frame (figures in the 2026-11-21 results, A-C).
+            if (
+                type(response) is not NextResponse
+                or response.middleware_action is not None
+                or getattr(response, "_hk_pending_signed", None) is not None
+            ):
+                return self._check_result(response, request, context, route, method)
+            return response
         except ApiError as exc:
             return NextResponse.from_error(exc)
         except Exception as exc:  # noqa: BLE001 - the error boundary
@@ -326,167 +303,6 @@ class App:
         response = NextResponse(None, 204)
         response.headers["Allow"] = route.allow
         return response
-
-    # -- middleware.py (the slow path; apps without it never come here) -------
-
-    def _respond_with_middleware(
-        self,
-        environ: dict[str, Any],
-        method: str,
-        path: str,
-        resolved: tuple[Route, dict[str, Any]] | None,
-    ) -> Response:
-        """Run root middleware, route, run folder middleware root to leaf, then the handler.
-
-        No request header is consulted to decide whether middleware runs:
-        only the compiled matchers (CVE-2025-29927).
-        """
-        seen: list[NextRequest] = []
-        response = self._middleware_chain(environ, method, path, resolved, seen)
-        # Middleware may have parsed uploads and then answered itself: those
-        # temporary files are closed like the handler's.
-        for request in seen:
-            _close_uploads_after(request, response)
-        return response
-
-    def _middleware_chain(
-        self,
-        environ: dict[str, Any],
-        method: str,
-        path: str,
-        resolved: tuple[Route, dict[str, Any]] | None,
-        seen: list[NextRequest],
-    ) -> Response:
-        environ = dict(environ)
-        request = NextRequest.from_environ(environ, self.secret_key, self.max_body_size, self.base_path)
-        seen.append(request)
-        context = RouteContext(route="")
-        added: list[tuple[str, str]] = []
-        rewrites = 0
-        if self._root_spec is not None:
-            outcome, request = self._run_middleware(self._root_spec, request, context, path, added)
-            seen.append(request)
-            if isinstance(outcome, Response):
-                return _add_headers(outcome, added)
-            if outcome is not None:
-                rewrites += 1
-                target = self._rewrite(request, context, outcome)
-                if isinstance(target, Response):
-                    return target
-                path, request = target
-                seen.append(request)
-            resolved = None
-        while True:
-            if resolved is None:
-                found = self.resolver.route(request.environ, path)
-                if isinstance(found, Refusal):
-                    return _add_headers(found.to_response(), added)
-                resolved = found
-            route, params = resolved
-            context.route, context.params = route.pattern, params
-            rewrite_to: str | None = None
-            for spec in route.extra["middleware"]:
-                outcome, request = self._run_middleware(spec, request, context, path, added)
-                seen.append(request)
-                if isinstance(outcome, Response):
-                    return _add_headers(outcome, added)
-                if outcome is not None:
-                    rewrite_to = outcome
-                    break
-            if rewrite_to is None:
-                break
-            rewrites += 1
-            if rewrites > MAX_REWRITES:
-                return self._internal_error(
-                    request, context, f"more than {MAX_REWRITES} middleware rewrites (a loop?) for {route.source}"
-                )
-            target = self._rewrite(request, context, rewrite_to)
-            if isinstance(target, Response):
-                return target
-            path, request = target
-            seen.append(request)
-            resolved = None
-        return _add_headers(self._call_route(route, params, method, request.environ, request, context), added)
-
-    def _run_middleware(
-        self,
-        spec: MiddlewareSpec,
-        request: NextRequest,
-        context: RouteContext,
-        path: str,
-        added: list[tuple[str, str]],
-    ) -> tuple[Response | str | None, NextRequest]:
-        """Run one middleware.py; return ``(outcome, request)``.
-
-        The outcome is ``None`` to continue, a response to answer with, or a
-        rewrite target. The request is replaced when ``next()`` overrode headers.
-        """
-        if not spec.applies(decode_wsgi(path), request):
-            return None, request
-        try:
-            result = spec.function(request, context)
-        except ApiError as exc:
-            return NextResponse.from_error(exc), request
-        except Exception as exc:  # noqa: BLE001 - the same error boundary as handlers
-            mapped = exception_response(exc, request.environ)
-            return (mapped if mapped is not None else self._internal_error(request, context, None)), request
-        if result is None:
-            return None, request
-        if isinstance(result, (dict, list)):
-            return NextResponse.json(result), request
-        if not isinstance(result, Response):
-            problem = f"middleware in {spec.source} returned a {type(result).__name__}; return None or a response"
-            return self._internal_error(request, context, problem), request
-        action = getattr(result, "middleware_action", None)
-        if action is None:
-            return result, request
-        added.extend(
-            (key, value)
-            for key, value in result.headers.to_wsgi_list()
-            if key.lower() not in ("content-type", "content-length")
-        )
-        if action == "rewrite":
-            return result.rewrite_url, request  # type: ignore[attr-defined]
-        overrides = getattr(result, "request_headers", None)
-        if overrides:
-            environ = dict(request.environ)
-            for name, value in overrides.items():
-                key = name.upper().replace("-", "_")
-                if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                    key = "HTTP_" + key
-                if value is None:
-                    environ.pop(key, None)
-                elif _HEADER_UNSAFE.search(str(value)):
-                    problem = f"middleware in {spec.source} set a request header with a control character"
-                    return self._internal_error(request, context, problem), request
-                else:
-                    environ[key] = str(value)
-            request = _derive_request(request, environ)
-        return None, request
-
-    def _rewrite(
-        self, request: NextRequest, context: RouteContext, url: str
-    ) -> tuple[str, NextRequest] | Response:
-        """Point *request* at *url* (a path inside the app, optional query); return the new path."""
-        parts = urlsplit(url)
-        if (parts.scheme or parts.netloc) and (parts.scheme, parts.netloc) != (request.scheme, request.host):
-            problem = f"middleware rewrote to {parts.scheme}://{parts.netloc}: only paths inside the app are allowed"
-            return self._internal_error(request, context, problem)
-        raw_path = parts.path or "/"
-        if not raw_path.startswith("/"):
-            return self._internal_error(request, context, f"middleware rewrite target {url!r} is not an absolute path")
-        environ = dict(request.environ)
-        path = unquote(raw_path).encode("utf-8").decode("latin-1")
-        environ["PATH_INFO"] = self.base_path + path
-        if parts.query:
-            environ["QUERY_STRING"] = parts.query
-        query = environ.get("QUERY_STRING", "")
-        environ["RAW_URI"] = (
-            quote(environ.get("SCRIPT_NAME") or "", safe=_LOCATION_SAFE) + self.base_path + raw_path
-            + (f"?{query}" if query else "")
-        )
-        environ.pop("REQUEST_URI", None)
-        return path, _derive_request(request, environ)
 
     def _send(
         self, response: Response, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -573,45 +389,6 @@ class _GuardedStream:
 def _safe_path(path: str) -> str:
     # Logged paths never carry raw control characters (forged log lines).
     return path.encode("unicode_escape").decode("ascii")[:512]
-
-
-#: Most internal rewrites one request may go through (a guard against loops).
-MAX_REWRITES = 5
-
-_HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-# What a NextRequest caches about its body: carried over when middleware
-# replaces the request (header overrides, rewrites), so a body read by
-# middleware is still there for the handler.
-_BODY_STATE = ("stream", "_cached_data", "_hk_json", "_hk_form", "_hk_streamed", "form", "files", "_hk_temp_files")
-
-
-def _derive_request(old: NextRequest, environ: dict[str, Any]) -> NextRequest:
-    new = NextRequest.from_environ(environ, old.secret_key, old.max_content_length, old.base_path)
-    for key in _BODY_STATE:
-        if key in old.__dict__:
-            new.__dict__[key] = old.__dict__[key]
-    return new
-
-
-def _add_headers(response: Response, headers: list[tuple[str, str]]) -> Response:
-    for key, value in headers:
-        response.headers.add(key, value)
-    return response
-
-
-def _close_uploads_after(request: NextRequest, response: Response) -> None:
-    """Close the request's spooled upload files once *response* is done with them.
-
-    Now for a buffered body; after the last chunk for a streamed one, which may
-    still read them. Closing twice is harmless.
-    """
-    if "_hk_temp_files" not in request.__dict__:
-        return
-    if type(response.response) is list:
-        request.close()
-    else:
-        response.call_on_close(request.close)
 
 
 def create_app(app_dir: str | os.PathLike[str], **options: Any) -> App:

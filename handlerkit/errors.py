@@ -17,12 +17,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .encoding import json_dumps
-
-if TYPE_CHECKING:
-    from werkzeug.wrappers import Response
 
 logger = logging.getLogger("handlerkit.errors")
 

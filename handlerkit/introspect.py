@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import json
 import logging
 import os
 import re
@@ -22,7 +21,7 @@ from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
 from .app import App
 from .errors import InvalidSegmentError, RouteDefinitionError
-from .handlers import METHODS, wrapper_chain
+from .handlers import wrapper_chain
 from .request import NextRequest
 from .routing.resolve import Redirect, Refusal, method_not_allowed, select_handler
 from .routing.router import build_table, load_tree

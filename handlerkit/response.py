@@ -29,6 +29,7 @@ from werkzeug.http import HTTP_STATUS_CODES, dump_cookie, parse_cookie
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
+from .cookies import COOKIE_SALT
 from .encoding import json_dumps
 from .errors import ApiError, HandlerKitError, error_body
 from .tokens import SecretKey, make_serializer
@@ -287,7 +288,7 @@ class ResponseCookies:
             pending = self._response.__dict__.setdefault("_hk_pending_signed", [])
             pending.append((name, value, options))
             return
-        token = make_serializer(secret_key, "handlerkit.cookie").dumps(value)
+        token = make_serializer(secret_key, COOKIE_SALT).dumps(value)
         self.set(name, token if isinstance(token, str) else token.decode("ascii"), **options)
 
     def sign_pending(self, secret_key: SecretKey | None) -> None:

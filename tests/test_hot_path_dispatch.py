@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from handlerkit import App, NextRequest, NextResponse, RouteContext, Router
-from handlerkit import request as request_module
+from handlerkit import cookies as request_module
 from handlerkit.errors import ApiError
 from handlerkit.request import NextURL, RequestCookie, RequestCookies, parse_query
 from handlerkit.tokens import make_serializer
@@ -359,30 +359,6 @@ def test_root_and_trailing_slash_paths_after_the_segment_shortcut() -> None:
     slash = App(_router(), trailing_slash=True)
     assert answer(slash, environ("/users/42/"))[1] == b'{"id":"42","route":"/users/[id]"}'
     assert answer(slash, environ("//", raw="//"))[0] == 404
-
-
-@pytest.mark.parametrize("plain", [True, False])
-def test_the_dispatch_builds_the_context_the_constructor_builds(
-    monkeypatch: pytest.MonkeyPatch, plain: bool
-) -> None:
-    import handlerkit.app
-
-    monkeypatch.setattr(handlerkit.app, "_PLAIN_CONTEXT", plain and handlerkit.app._PLAIN_CONTEXT)
-    seen: list[RouteContext] = []
-    router = Router()
-
-    @router.route("/users/[id]", methods=["GET"])
-    def user(request: Any, context: RouteContext) -> Any:
-        seen.append(context)
-        context.state.touched = True
-        return {}
-
-    assert answer(App(router), environ("/users/7"))[0] == 200
-    expected = RouteContext({"id": "7"}, route="/users/[id]")
-    expected.state.touched = True
-    assert type(seen[0]) is RouteContext
-    for name in RouteContext.__slots__:
-        assert getattr(seen[0], name) == getattr(expected, name), name
 
 
 JSON_VALUES = st.recursive(

@@ -31,8 +31,8 @@ class DevServer:
     def get(self, path: str) -> requests.Response | None:
         try:
             return requests.get(self.url + path, timeout=5)
-        except requests.ConnectionError:
-            return None  # restarting
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            return None  # restarting (the reloader may end a response half-sent)
 
     def wait_for(self, path: str, check: Callable[[requests.Response], bool]) -> requests.Response:
         deadline = time.monotonic() + RELOAD_WAIT

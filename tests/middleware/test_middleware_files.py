@@ -361,19 +361,19 @@ def test_middleware_over_a_real_socket(tmp_path) -> None:  # type: ignore[no-unt
 
 
 def test_routes_without_middleware_stay_on_the_fast_path(make_app, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from handlerkit.app import App
+    from handlerkit.routing.runner import MiddlewareRunner
     from handlerkit.testing import Client
 
     files = {k: v for k, v in NESTED.items() if k != "middleware.py"}
     app = make_app(files)
     calls: list[str] = []
-    slow = App._respond_with_middleware
+    slow = MiddlewareRunner.respond
 
     def counting(self, environ, *args):  # type: ignore[no-untyped-def]
         calls.append(environ["PATH_INFO"])
         return slow(self, environ, *args)
 
-    monkeypatch.setattr(App, "_respond_with_middleware", counting)
+    monkeypatch.setattr(MiddlewareRunner, "respond", counting)
     client = Client(app)
     assert client.get("/blog").status_code == 200
     assert client.get("/nowhere").status_code == 404
