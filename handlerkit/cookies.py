@@ -1,19 +1,39 @@
-"""Request cookies: ``RequestCookies`` (``request.cookies``), handlerkit's own ``Cookie`` parser and its bounded cache."""
+"""Cookies both ways: ``request.cookies`` (handlerkit's own ``Cookie`` parser, its bounded cache) and ``response.cookies``.
+
+:class:`RequestCookies` reads the ``Cookie`` header; :class:`ResponseCookies` is a
+view over a response's ``Set-Cookie`` headers, keyed by name, path and domain.
+Signed values of both use one salt, :data:`COOKIE_SALT`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as _dt
 import re
 from collections.abc import Iterator
 from typing import Any
 
+from werkzeug.http import dump_cookie
+
+from .errors import HandlerKitError
 from .tokens import SecretKey, make_serializer
 
-__all__ = ["COOKIE_SALT", "RequestCookie", "RequestCookies", "cookies_for"]
+__all__ = [
+    "COOKIE_SALT",
+    "CookieError",
+    "RequestCookie",
+    "RequestCookies",
+    "ResponseCookie",
+    "ResponseCookies",
+    "cookies_for",
+]
 
 #: The salt that separates signed cookies from every other signed value.
 COOKIE_SALT = "handlerkit.cookie"
 
 _new_object = object.__new__
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 class RequestCookie:
@@ -228,3 +248,209 @@ class CookiesAttr:
         cookies = cookies_for(request.environ.get("HTTP_COOKIE", ""), request.secret_key)
         request.cookies = cookies
         return cookies
+
+
+# -- response cookies ----------------------------------------------------------
+
+
+class CookieError(HandlerKitError, ValueError):
+    """Raised at ``cookies.set`` time for a name, value or attribute that would corrupt the header."""
+
+
+@dataclasses.dataclass(slots=True)
+class ResponseCookie:
+    """One cookie as the response will set it."""
+
+    name: str
+    value: str
+    path: str | None = "/"
+    domain: str | None = None
+    max_age: int | None = None
+    expires: str | None = None
+    secure: bool = False
+    http_only: bool = False
+    same_site: str | None = None
+    priority: str | None = None
+    partitioned: bool = False
+
+
+def _parse_set_cookie(header: str) -> ResponseCookie:
+    first, *attributes = header.split(";")
+    name, _, value = first.partition("=")
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        # dump_cookie quotes with backslash and octal escapes (\054 for ","); undo them
+        # with the request parser's own unquoting.
+        value = _unquote_cookie(value[1:-1])
+    cookie = ResponseCookie(name.strip(), value, path=None)
+    for attribute in attributes:
+        key, _, raw = attribute.strip().partition("=")
+        key = key.lower()
+        if key == "path":
+            cookie.path = raw
+        elif key == "domain":
+            cookie.domain = raw
+        elif key == "max-age":
+            cookie.max_age = int(raw) if raw.lstrip("-").isdigit() else None
+        elif key == "expires":
+            cookie.expires = raw
+        elif key == "secure":
+            cookie.secure = True
+        elif key == "httponly":
+            cookie.http_only = True
+        elif key == "samesite":
+            cookie.same_site = raw
+        elif key == "priority":
+            cookie.priority = raw
+        elif key == "partitioned":
+            cookie.partitioned = True
+    return cookie
+
+
+def _check_cookie(name: str, value: str, path: str | None, domain: str | None) -> None:
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise CookieError(f"invalid cookie name {name!r}: use letters, digits and !#$%&'*+-.^_`|~")
+    if not isinstance(value, str):
+        raise CookieError(f"cookie {name!r}: the value must be a str, not {type(value).__name__}")
+    for label, text in (("value", value), ("path", path), ("domain", domain)):
+        if text is not None and (_CONTROL.search(text) or (label != "value" and ";" in text)):
+            raise CookieError(f"cookie {name!r}: the {label} contains control characters or ';'")
+
+
+class ResponseCookies:
+    """The response's cookies: a view over its ``Set-Cookie`` headers.
+
+    Cookies are keyed by ``(name, path, domain)``: setting the same key twice
+    replaces the first, while the same name on two paths gives two cookies.
+    """
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: Any) -> None:  # a NextResponse
+        self._response = response
+
+    def _entries(self) -> list[ResponseCookie]:
+        return [_parse_set_cookie(v) for v in self._response.headers.getlist("Set-Cookie")]
+
+    def _remove(self, name: str, path: str | None, domain: str | None) -> None:
+        headers = self._response.headers
+        kept = [
+            value
+            for value in headers.getlist("Set-Cookie")
+            if (lambda c: (c.name, c.path or "/", c.domain))(_parse_set_cookie(value))
+            != (name, path or "/", domain)
+        ]
+        headers.remove("Set-Cookie")
+        for value in kept:
+            headers.add("Set-Cookie", value)
+
+    def set(
+        self,
+        name: str,
+        value: str,
+        *,
+        max_age: int | _dt.timedelta | None = None,
+        expires: _dt.datetime | int | float | str | None = None,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        http_only: bool = False,
+        same_site: str | None = None,
+        priority: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
+        """Set a cookie, replacing any with the same name, path and domain.
+
+        Raises:
+            CookieError: The name is not a token, or the value, path or domain
+                contains CR, LF or other control characters.
+        """
+        _check_cookie(name, value, path, domain)
+        if same_site is not None and same_site.lower() not in ("strict", "lax", "none"):
+            raise CookieError(f"cookie {name!r}: same_site must be Strict, Lax or None")
+        if priority is not None and priority.lower() not in ("low", "medium", "high"):
+            raise CookieError(f"cookie {name!r}: priority must be Low, Medium or High")
+        header = dump_cookie(
+            name,
+            value,
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=http_only,
+            samesite=same_site.capitalize() if same_site else None,
+            partitioned=partitioned,
+        )
+        if priority is not None:
+            header += f"; Priority={priority.capitalize()}"
+        # Key by what the header will say: dump_cookie normalises the domain
+        # (".Example.com" -> "Example.com") and quotes the path.
+        written = _parse_set_cookie(header)
+        self._remove(written.name, written.path, written.domain)
+        self._response.headers.add("Set-Cookie", header)
+
+    def set_signed(
+        self,
+        name: str,
+        value: Any,
+        *,
+        secret_key: SecretKey | None = None,
+        **options: Any,
+    ) -> None:
+        """Set a cookie whose value is signed (and timestamped) with itsdangerous.
+
+        Read it back with ``request.cookies.get_signed(name, max_age=...)``.
+
+        Args:
+            name: The cookie name.
+            value: Any JSON-serializable value.
+            secret_key: The key or rotation list (the last key signs). When
+                omitted, the cookie is signed with the app's ``secret_key``
+                as the response leaves the app.
+            **options: The attributes :meth:`set` takes.
+        """
+        if secret_key is None:
+            _check_cookie(name, "", options.get("path", "/"), options.get("domain"))
+            pending = self._response.__dict__.setdefault("_hk_pending_signed", [])
+            pending.append((name, value, options))
+            return
+        token = make_serializer(secret_key, COOKIE_SALT).dumps(value)
+        self.set(name, token if isinstance(token, str) else token.decode("ascii"), **options)
+
+    def sign_pending(self, secret_key: SecretKey | None) -> None:
+        """Sign the cookies that :meth:`set_signed` deferred; the app calls this."""
+        pending = self._response.__dict__.pop("_hk_pending_signed", None)
+        if not pending:
+            return
+        make_serializer(secret_key)  # no key: raise now rather than drop the cookies
+        for name, value, options in pending:
+            self.set_signed(name, value, secret_key=secret_key, **options)
+
+    def get(self, name: str) -> ResponseCookie | None:
+        """Return the first cookie called *name* this response sets, or ``None``."""
+        for cookie in self._entries():
+            if cookie.name == name:
+                return cookie
+        return None
+
+    def get_all(self, name: str | None = None) -> list[ResponseCookie]:
+        """Return every cookie called *name*, or all of them when *name* is ``None``."""
+        return [c for c in self._entries() if name is None or c.name == name]
+
+    def has(self, name: str) -> bool:
+        """Return whether the response sets a cookie called *name*."""
+        return self.get(name) is not None
+
+    def delete(self, name: str, path: str = "/", domain: str | None = None) -> None:
+        """Expire the cookie with this name, path and domain in the client."""
+        self.set(name, "", max_age=0, expires=0, path=path, domain=domain)
+
+    def __iter__(self) -> Iterator[ResponseCookie]:
+        return iter(self._entries())
+
+    def __len__(self) -> int:
+        return len(self._response.headers.getlist("Set-Cookie"))
+
+    def __contains__(self, name: object) -> bool:
+        return any(c.name == name for c in self._entries())

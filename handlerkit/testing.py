@@ -40,7 +40,7 @@ class TestResponse(_WerkzeugTestResponse):
     @property
     def cookies(self) -> ResponseCookies:
         """The cookies this response sets (its ``Set-Cookie`` headers)."""
-        return ResponseCookies(self)  # type: ignore[arg-type]
+        return ResponseCookies(self)
 
 
 class Client(_WerkzeugClient):
