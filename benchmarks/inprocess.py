@@ -110,7 +110,7 @@ def report(results: dict[tuple[str, str], float], names: list[str]) -> tuple[str
         floor = results.get(("raw", e))
         row.append(fmt(hk / floor, 2) + "×" if floor else "-")
         ratio_rows.append(row)
-        if e in ("A", "B", "C"):
+        if e in ("A", "B", "C", "Bv", "Cv"):
             present = [(results[(p, e)], p) for p in peers if (p, e) in results]
             if present:
                 best, best_name = min(present)

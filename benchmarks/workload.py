@@ -34,11 +34,18 @@ RATE_WINDOW = 60
 USER_BODY = {"name": "Ada Lovelace", "email": "ada@example.com", "age": 36}
 ITEM_BODY = {"title": "Difference engine", "quantity": 3}
 
-ENDPOINTS = ("A", "B", "C", "D", "E")
+#: Distinct requests the varied-traffic endpoints Bv and Cv cycle through.
+VARIED_POOL = 5000
+
+ENDPOINTS = ("A", "B", "Bv", "C", "Cv", "D", "E")
+#: The varied-traffic variants and the endpoint whose route and goal each shares.
+VARIED = {"Bv": "B", "Cv": "C"}
 DESCRIPTIONS = {
     "A": "GET /hello",
     "B": f"GET /users/42 (+{EXTRA_ROUTES} routes)",
+    "Bv": f"B with {VARIED_POOL} distinct ids and a browser's headers",
     "C": "GET /q?page=2&limit=10 + cookie",
+    "Cv": f"C with {VARIED_POOL} distinct queries and session cookies, a browser's headers",
     "D": "POST /users, marshmallow, 201",
     "E": "POST /items, log+CORS+limit+auth+validation",
 }
@@ -112,8 +119,54 @@ def _environ(method: str, path: str, query: str = "", **extra: Any) -> dict[str,
     return environ
 
 
+#: What a browser sends besides the URL: caches keyed by header text see these vary too.
+_BROWSER_HEADERS = {
+    "HTTP_ACCEPT": "application/json, text/plain, */*",
+    "HTTP_ACCEPT_LANGUAGE": "en-GB,en;q=0.9,de;q=0.8",
+    "HTTP_ACCEPT_ENCODING": "gzip, deflate, br, zstd",
+    "HTTP_USER_AGENT": (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36"
+    ),
+    "HTTP_SEC_FETCH_MODE": "cors",
+    "HTTP_SEC_FETCH_SITE": "same-origin",
+    "HTTP_REFERER": "http://127.0.0.1:8000/app/dashboard",
+}
+
+
+def _varied(endpoint: str) -> Callable[[], dict[str, Any]]:
+    """Cycle through VARIED_POOL distinct requests to B's or C's route; the first is B's or C's own."""
+    empty = io.BytesIO(b"")
+    pool: list[dict[str, Any]] = []
+    for n in range(VARIED_POOL):
+        if endpoint == "Bv":
+            user = "42" if n == 0 else str(1000 + n * 7919 % 900000)
+            environ = _environ("GET", f"/users/{user}", **_BROWSER_HEADERS)
+        else:
+            page, limit, session = ("2", "10", "abc") if n == 0 else (str(n % 97 + 1), str(n % 50 + 1), f"s{n:08x}{n * 2654435761 % 2**32:08x}")
+            environ = _environ(
+                "GET",
+                "/q",
+                f"page={page}&limit={limit}",
+                HTTP_COOKIE=f"session={session}; _ga=GA1.1.{n}.1733500000; theme=dark",
+                **_BROWSER_HEADERS,
+            )
+        environ["wsgi.input"] = empty
+        pool.append(environ)
+    position = [0]
+
+    def next_request() -> dict[str, Any]:
+        index = position[0]
+        position[0] = (index + 1) % VARIED_POOL
+        return pool[index].copy()
+
+    return next_request
+
+
 def request_factory(endpoint: str) -> Callable[[], dict[str, Any]]:
     """Return a function that builds a fresh environ for *endpoint* (a dict copy, a new body stream)."""
+    if endpoint in VARIED:
+        return _varied(endpoint)
     empty = io.BytesIO(b"")
     if endpoint == "A":
         base = _environ("GET", "/hello", **{"wsgi.input": empty})
@@ -174,7 +227,9 @@ def http_request(endpoint: str) -> tuple[str, str, dict[str, str], bytes]:
 EXPECTED: dict[str, tuple[int, Any]] = {
     "A": (200, {"message": "Hello, World!"}),
     "B": (200, {"id": "42"}),
+    "Bv": (200, {"id": "42"}),  # the first request of the pool
     "C": (200, {"page": "2", "limit": "10", "session": "abc"}),
+    "Cv": (200, {"page": "2", "limit": "10", "session": "abc"}),
     "D": (201, USER_BODY),
     "E": (201, {**ITEM_BODY, "owner": "user-1"}),
 }

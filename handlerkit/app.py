@@ -44,6 +44,9 @@ __all__ = ["App", "create_app"]
 
 logger = logging.getLogger("handlerkit")
 
+#: The environ key marking a request ProxyFix has already rewritten.
+_PROXIED = "handlerkit.proxied"
+
 
 
 class App:
@@ -147,7 +150,7 @@ class App:
         self._proxy_fix: Callable[..., Any] | None = None
         if trusted_proxies:
             self._proxy_fix = ProxyFix(
-                self._dispatch,
+                self._proxied,
                 x_for=trusted_proxies,
                 x_proto=trusted_proxies,
                 x_host=trusted_proxies,
@@ -162,17 +165,21 @@ class App:
     # -- WSGI -----------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if self._proxy_fix is not None:
+        """Answer one request: respond, then send (behind ``ProxyFix`` when proxies are trusted)."""
+        # PERF: ProxyFix calls back into this same method, marked, so the
+        # unproxied path has no second frame (A, benchmarks/results/2026-12-07.md).
+        if self._proxy_fix is not None and _PROXIED not in environ:
             return self._proxy_fix(environ, start_response)  # type: ignore[no-any-return]
-        return self._dispatch(environ, start_response)
-
-    def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """Answer one request: respond, then send; behind ``ProxyFix`` when proxies are trusted."""
         try:
             response = self._respond(environ)
         except Exception:  # noqa: BLE001 - the boundary of last resort
             return boundary_failed(start_response)
         return self._send(response, environ, start_response)
+
+    def _proxied(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """``__call__`` once ``ProxyFix`` has rewritten the environ from the trusted proxies' headers."""
+        environ[_PROXIED] = True
+        return self(environ, start_response)
 
     def _respond(self, environ: dict[str, Any]) -> Response:
         path = self.resolver.path(environ)
@@ -219,7 +226,22 @@ class App:
             context = RouteContext.of(params, route.pattern)
         else:
             request.max_content_length = limit
-        response = self.call_handler(handler, request, context, route, method)
+        # The one error boundary for handlers. PERF: a plain NextResponse (the
+        # usual answer) skips the generic checks' frame (figures in the
+        # 2026-11-21 results, A-C).
+        response: Response
+        try:
+            response = handler(request, context)
+            if (
+                type(response) is not NextResponse
+                or response.middleware_action is not None
+                or getattr(response, "_hk_pending_signed", None) is not None
+            ):
+                response = self._check_result(response, request, context, route, method)
+        except ApiError as exc:
+            response = NextResponse.from_error(exc)
+        except Exception as exc:  # noqa: BLE001 - the error boundary
+            response = self._handler_failed(exc, request, context)
         # PERF: getattr, not request.__dict__ (which would turn the request's
         # attributes into a dict; see NextURL.search_params). The same for the
         # response's check above: NextResponse.json(...) plus _send's five reads
@@ -227,31 +249,6 @@ class App:
         if getattr(request, "_hk_temp_files", None) is not None:
             close_uploads_after(request, response)
         return response
-
-    def call_handler(
-        self,
-        handler: Callable[..., Any],
-        request: NextRequest,
-        context: RouteContext,
-        route: Route,
-        method: str,
-    ) -> Response:
-        """Call *handler* inside the error boundary and return a response."""
-        try:
-            response = handler(request, context)
-            # PERF: a plain NextResponse (the usual answer) needs none of the
-            # generic checks' frame (figures in the 2026-11-21 results, A-C).
-            if (
-                type(response) is not NextResponse
-                or response.middleware_action is not None
-                or getattr(response, "_hk_pending_signed", None) is not None
-            ):
-                return self._check_result(response, request, context, route, method)
-            return response
-        except ApiError as exc:
-            return NextResponse.from_error(exc)
-        except Exception as exc:  # noqa: BLE001 - the error boundary
-            return self._handler_failed(exc, request, context)
 
     def _check_result(
         self, result: Any, request: NextRequest, context: RouteContext, route: Route, method: str

@@ -38,11 +38,10 @@ FILES = (
 FUNCTIONS = {
     "handlerkit/app.py": (
         "App.__call__",
-        "App._dispatch",
+        "App._proxied",
         "App._respond",
         "App._send",
         "App._call_route",
-        "App.call_handler",
         "App._check_result",
         "App._handler_failed",
         "App._internal_error",

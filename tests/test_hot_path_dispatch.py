@@ -254,12 +254,14 @@ def test_a_failing_boundary_answers_the_static_500(
 
 
 def _call_handler(app: App, handler: Callable[..., Any]) -> Any:
+    """Call *handler* through the App's one error boundary for handlers (_call_route)."""
     route = app.routes[0]
+    route.handlers["GET"] = handler
     request = NextRequest("/hello")
-    return app.call_handler(handler, request, RouteContext(route=route.pattern), route, "GET")
+    return app._call_route(route, {}, "GET", request.environ, request, RouteContext(route=route.pattern))
 
 
-def test_call_handler_is_the_same_error_boundary(caplog: pytest.LogCaptureFixture) -> None:
+def test_the_handler_boundary_maps_errors_and_checks_results(caplog: pytest.LogCaptureFixture) -> None:
     app = App(_router())
     ok = NextResponse.json({"a": 1})
     assert _call_handler(app, lambda request, context: ok) is ok

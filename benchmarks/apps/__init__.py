@@ -38,5 +38,9 @@ def create(name: str, extra_routes: int | None = None) -> Callable[..., Any]:
 
 def endpoints(name: str) -> tuple[str, ...]:
     """Return the endpoints framework *name* serves (D and E need the handlerkit wrappers / Flask extensions)."""
+    from benchmarks.workload import VARIED
+
     module = importlib.import_module(_MODULES[name])
-    return tuple(module.ENDPOINTS)
+    served = tuple(module.ENDPOINTS)
+    # The varied-traffic variants hit the same routes with other values.
+    return served + tuple(v for v, base in VARIED.items() if base in served)
