@@ -8,11 +8,24 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import AsyncHandlerError, RouteDefinitionError
+from .response import NextResponse
 
-__all__ = ["METHODS", "WRAPPER_ATTRIBUTE", "adapt_handler", "describe_source", "mark_wrapper", "wrapper_chain"]
+__all__ = [
+    "METHODS",
+    "WRAPPER_ATTRIBUTE",
+    "adapt_handler",
+    "adapt_inner",
+    "describe_source",
+    "is_layer",
+    "mark_wrapper",
+    "wrapper_chain",
+]
 
 #: The methods a route may export, in the order ``Allow`` lists them after sorting.
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+#: The attribute a wrapper layer carries: ``{"name": "with_auth", ...options}``.
+WRAPPER_ATTRIBUTE = "__handlerkit_wrapper__"
 
 
 def describe_source(func: Any) -> str:
@@ -106,17 +119,56 @@ def adapt_handler(func: Callable[..., Any], *, source: str = "") -> Callable[...
     return without_args
 
 
+def adapt_inner(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Return *func* as the inner handler a wrapper calls: ``(request, context)`` answering a response.
+
+    Every built-in wrapper (and ``compose``) adapts what it wraps with this, so
+    a handler's shorthand results are turned into responses once, innermost: a
+    ``dict`` or ``list`` becomes ``NextResponse.json`` before any wrapper sees
+    it. A handlerkit layer (labelled by :func:`mark_wrapper`) already answers
+    with responses and is only signature-adapted. Anything else a handler
+    returns (``None``, a string) is passed on for the App to report.
+    """
+    call = adapt_handler(func)
+    if is_layer(func) or getattr(func, "_hk_responds", False):
+        return call
+
+    @functools.wraps(func)
+    def responding(request: Any, context: Any) -> Any:
+        result = call(request, context)
+        if isinstance(result, (dict, list)):
+            return NextResponse.json(result)
+        return result
+
+    responding._hk_responds = True  # type: ignore[attr-defined]  # adapted once, not per layer
+    return responding
+
+
+def is_layer(func: Any) -> bool:
+    """Return whether *func* is a wrapper layer labelled by :func:`mark_wrapper` itself.
+
+    ``functools.wraps`` copies a label outward onto unlabelled layers, so only
+    a label that is not also its inner function's counts.
+    """
+    label = getattr(func, WRAPPER_ATTRIBUTE, None)
+    return label is not None and label is not getattr(
+        getattr(func, "__wrapped__", None), WRAPPER_ATTRIBUTE, None
+    )
+
+
 def _with_request_code() -> Any:
     def probe(request: Any) -> None: ...
 
     return adapt_handler(probe).__code__
 
 
-_ADAPTER_CODES = frozenset({_with_request_code(), adapt_handler(lambda: None).__code__})
-
-
-#: The attribute a wrapper layer carries: ``{"name": "with_auth", ...options}``.
-WRAPPER_ATTRIBUTE = "__handlerkit_wrapper__"
+_ADAPTER_CODES = frozenset(
+    {
+        _with_request_code(),
+        adapt_handler(lambda: None).__code__,
+        adapt_inner(lambda request, context: None).__code__,
+    }
+)
 
 
 def mark_wrapper(wrapped: Callable[..., Any], name: str, **info: Any) -> Callable[..., Any]:

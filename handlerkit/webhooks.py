@@ -31,7 +31,7 @@ from typing import Any, overload
 
 from .context import RouteContext
 from .errors import ApiError
-from .handlers import adapt_handler, mark_wrapper
+from .handlers import adapt_inner, mark_wrapper
 from .response import NextResponse
 from .stores import Store, resolve_store
 
@@ -353,7 +353,7 @@ def with_webhook_signature(
         raise ValueError("a custom webhook scheme needs an explicit secret")
 
     def decorate(inner: Callable[..., Any]) -> Callable[..., Any]:
-        call = adapt_handler(inner)
+        call = adapt_inner(inner)
         seen = resolve_store(store) if dedupe else None
         name = scheme if isinstance(scheme, str) else getattr(scheme, "__name__", "custom")
 

@@ -10,7 +10,7 @@ from typing import Any, overload
 
 from ..context import RouteContext
 from ..errors import ApiError
-from ..handlers import adapt_handler, mark_wrapper, wrapper_chain
+from ..handlers import adapt_inner, mark_wrapper, wrapper_chain
 from ..tokens import DEFAULT_SALT, SecretKey, TokenError, verifier_for, verify_token, verify_with
 from ..typing import Handler
 
@@ -207,7 +207,7 @@ def _wrap(
     cookie: str | None,
     roles: frozenset[str] | None,
 ) -> Handler:
-    inner = adapt_handler(handler)
+    inner = adapt_inner(handler)
     # Decided once: only a with_cors layer inside may answer a preflight unauthenticated.
     cors_inside = any(label.get("name") == "with_cors" for label in wrapper_chain(handler))
     # PERF: an immutable key's verifier is looked up once, not per request

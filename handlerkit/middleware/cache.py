@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from ..context import RouteContext
 from ..errors import ApiError
-from ..handlers import adapt_handler, mark_wrapper
+from ..handlers import adapt_inner, mark_wrapper
 from ..response import NextResponse
 from ..stores import Store, StoreError, resolve_store
 from ..typing import Handler, Wrapper
@@ -167,12 +167,6 @@ def _decode(data: bytes) -> NextResponse | None:
     return response
 
 
-def _to_response(result: Any) -> Any:
-    if isinstance(result, (dict, list)):
-        return NextResponse.json(result)
-    return result
-
-
 def _build(
     ttl: float,
     store: Store,
@@ -184,14 +178,14 @@ def _build(
     declared = frozenset(name.lower() for name in vary)
 
     def decorate(inner: Callable[..., Any]) -> Handler:
-        call = adapt_handler(inner)
+        call = adapt_inner(inner)
 
         @functools.wraps(inner)
         def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
             if context is None:
                 context = RouteContext()
             if request.method not in _CACHEABLE_METHODS or bypasses_cache(request, declared):
-                result = _to_response(call(request, context))
+                result = call(request, context)
                 if after is not None:
                     after(request, result, False)
                 return result
@@ -207,7 +201,7 @@ def _build(
                 if response is not None:
                     response.headers["X-Cache"] = "HIT"
                     return response
-            result = _to_response(call(request, context))
+            result = call(request, context)
             if not hasattr(result, "headers"):
                 return result
             storable = is_storable(result, declared)
@@ -306,12 +300,12 @@ def _public_header(seconds: int) -> Callable[[NextRequest, Any, bool], None]:
 
 
 def _no_store(handler: Callable[..., Any]) -> Handler:
-    call = adapt_handler(handler)
+    call = adapt_inner(handler)
 
     @functools.wraps(handler)
     def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
         try:
-            result = _to_response(call(request, context if context is not None else RouteContext()))
+            result = call(request, context if context is not None else RouteContext())
         except ApiError as exc:
             exc.headers.append(("Cache-Control", "no-store"))
             raise

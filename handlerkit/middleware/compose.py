@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..handlers import adapt_handler
+from ..handlers import adapt_inner
 from ..typing import Handler, Wrapper
 
 __all__ = ["compose"]
@@ -40,7 +40,9 @@ def compose(*wrappers: Wrapper) -> Callable[[Callable[..., Any]], Handler]:
     chain = tuple(reversed(wrappers))
 
     def composed(handler: Callable[..., Any]) -> Handler:
-        result: Any = adapt_handler(handler)
+        if not chain:
+            return handler  # compose() is the identity
+        result: Any = adapt_inner(handler)
         for wrapper in chain:
             result = wrapper(result)
             if not callable(result):

@@ -38,7 +38,7 @@ from werkzeug.wrappers import Response
 
 from ..context import RouteContext
 from ..errors import ApiError
-from ..handlers import adapt_handler, mark_wrapper
+from ..handlers import adapt_inner, mark_wrapper
 from ..response import NextResponse
 
 __all__ = [
@@ -181,7 +181,7 @@ def with_conditional(handler: Callable[..., Any] | None = None, /, *, etag: bool
     """
 
     def decorate(inner: Callable[..., Any]) -> Callable[..., Any]:
-        call = adapt_handler(inner)
+        call = adapt_inner(inner)
 
         @functools.wraps(inner)
         def wrapped(request: Any, context: RouteContext | None = None) -> Any:
@@ -190,8 +190,6 @@ def with_conditional(handler: Callable[..., Any] | None = None, /, *, etag: bool
             response = call(request, context)
             if request.method not in ("GET", "HEAD"):
                 return response
-            if isinstance(response, (dict, list)):
-                response = NextResponse.json(response)
             if not isinstance(response, Response) or response.status_code != 200:
                 return response
             current = response.headers.get("ETag")

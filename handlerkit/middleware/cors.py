@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from ..boundary import exception_response
 from ..context import RouteContext
-from ..handlers import WRAPPER_ATTRIBUTE, adapt_handler, mark_wrapper, wrapper_chain
+from ..handlers import adapt_inner, is_layer, mark_wrapper, wrapper_chain
 from ..response import NextResponse, header_value, set_headers
 from ..typing import Handler
 
@@ -273,7 +273,7 @@ def with_cors(
 
 
 def _wrap(handler: Callable[..., Any], *, policy: CorsPolicy) -> Handler:
-    inner = adapt_handler(handler)
+    inner = adapt_inner(handler)
     default_methods = policy.methods or DEFAULT_METHODS
 
     @functools.wraps(handler)
@@ -309,8 +309,6 @@ def _decorated(
         if mapped is None:
             raise
         response = mapped
-    if isinstance(response, (dict, list)):
-        response = NextResponse.json(response)
     if isinstance(response, Response):
         # PERF: a with_cors layer fronted by the App (it is not the outermost
         # layer) would decorate the same response twice; the mark skips the
@@ -405,15 +403,9 @@ def install_cors(route: Any) -> None:
         if policy is None:
             continue
         chain = wrapper_chain(handler)
-        if chain and chain[0].get("name") == "with_cors" and _own_label(handler):
+        if chain and chain[0].get("name") == "with_cors" and is_layer(handler):
             continue  # with_cors is already the outermost layer
         route.handlers[method] = _front(handler, policy)
-
-
-def _own_label(handler: Any) -> bool:
-    label = getattr(handler, WRAPPER_ATTRIBUTE, None)
-    inner = getattr(handler, "__wrapped__", None)
-    return label is not None and label is not getattr(inner, WRAPPER_ATTRIBUTE, None)
 
 
 def _front(handler: Callable[..., Any], policy: CorsPolicy) -> Handler:

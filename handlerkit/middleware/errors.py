@@ -19,7 +19,7 @@ from ..boundary import (
     validation_error,
 )
 from ..context import RouteContext
-from ..handlers import adapt_handler, mark_wrapper
+from ..handlers import adapt_inner, mark_wrapper
 from ..typing import Handler
 
 __all__ = [
@@ -60,7 +60,7 @@ def with_error_handling(handler: Callable[..., Any] | None = None) -> Any:
     """
     if handler is None:
         return with_error_handling
-    inner = adapt_handler(handler)
+    inner = adapt_inner(handler)
 
     @functools.wraps(handler)
     def wrapped(request: Any, context: RouteContext | None = None) -> Any:

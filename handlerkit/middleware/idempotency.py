@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from ..context import RouteContext
 from ..errors import ApiError
-from ..handlers import adapt_handler, mark_wrapper
+from ..handlers import adapt_inner, mark_wrapper
 from ..response import NextResponse
 from ..stores import Store, StoreError, resolve_store
 from ..typing import Handler, Wrapper
@@ -272,7 +272,7 @@ def with_idempotency(
     environ_key = "HTTP_" + header.upper().replace("-", "_")
 
     def decorate(inner: Callable[..., Any]) -> Handler:
-        call = adapt_handler(inner)
+        call = adapt_inner(inner)
 
         @functools.wraps(inner)
         def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
@@ -330,8 +330,6 @@ def with_idempotency(
             except ApiError as exc:
                 recorded = _finish(store_key, fingerprint, NextResponse.from_error(exc), lock)
                 raise
-            if isinstance(result, (dict, list)):
-                result = NextResponse.json(result)
             if hasattr(result, "status_code"):
                 recorded = _finish(store_key, fingerprint, result, lock)
             return result

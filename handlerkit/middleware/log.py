@@ -17,8 +17,8 @@ from werkzeug.wrappers import Response
 
 from ..boundary import REQUEST_ID_KEY, exception_response, request_id_for
 from ..context import RouteContext
-from ..handlers import adapt_handler, mark_wrapper
-from ..response import NextResponse, set_headers
+from ..handlers import adapt_inner, mark_wrapper
+from ..response import set_headers
 from ..typing import Handler
 
 __all__ = ["ACCESS_LOGGER", "REDACTED_PARAMS", "with_logging"]
@@ -132,7 +132,7 @@ def _wrap(
     level: int,
     redacted: frozenset[str],
 ) -> Handler:
-    inner = adapt_handler(handler)
+    inner = adapt_inner(handler)
     direct = isinstance(log, logging.Logger)
 
     def emit(request: Any, context: RouteContext, status: int, started: int, rid: str) -> None:
@@ -183,8 +183,6 @@ def _wrap(
                 emit(request, context, 500, started, rid)
                 raise
             response = mapped
-        if isinstance(response, (dict, list)):
-            response = NextResponse.json(response)
         if isinstance(response, Response):
             set_headers(response.headers, [("X-Request-ID", rid)])
             emit(request, context, response.status_code, started, rid)

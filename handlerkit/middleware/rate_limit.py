@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..context import RouteContext
 from ..errors import ApiError
-from ..handlers import adapt_handler, mark_wrapper
-from ..response import NextResponse, set_headers
+from ..handlers import adapt_inner, mark_wrapper
+from ..response import set_headers
 from ..stores import FORKS, check_redis_url, redact_url
 from ..typing import Handler
 
@@ -356,7 +356,7 @@ def with_rate_limit(
     limit_header = str(limit)
 
     def decorate(inner: Callable[..., Any]) -> Handler:
-        call = adapt_handler(inner)
+        call = adapt_inner(inner)
 
         @functools.wraps(inner)
         def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
@@ -402,8 +402,6 @@ def with_rate_limit(
             except ApiError as exc:
                 exc.headers.extend(headers)
                 raise
-            if isinstance(result, (dict, list)):
-                result = NextResponse.json(result)
             response_headers = getattr(result, "headers", None)
             if response_headers is None:
                 return result

@@ -12,7 +12,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields
 
 from ..context import RouteContext
 from ..errors import ApiError
-from ..handlers import adapt_handler, mark_wrapper
+from ..handlers import adapt_inner, mark_wrapper
 from ..typing import Handler
 from .errors import validation_error
 
@@ -149,7 +149,7 @@ def with_validation(
     list_keys = _list_keys(query_schema) if query_schema is not None else frozenset()
 
     def wrap(target: Callable[..., Any]) -> Handler:
-        inner = adapt_handler(target)
+        inner = adapt_inner(target)
 
         @functools.wraps(target)
         def wrapped(request: Any, context: RouteContext | None = None) -> Any:

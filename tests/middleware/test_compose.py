@@ -73,13 +73,13 @@ def test_innermost_handler_of_any_arity_is_adapted_once(arity: int, monkeypatch:
     import handlerkit.middleware.compose as compose_module
 
     seen: list[object] = []
-    real = compose_module.adapt_handler
+    real = compose_module.adapt_inner
 
     def counting(func, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(func)
         return real(func, **kwargs)
 
-    monkeypatch.setattr(compose_module, "adapt_handler", counting)
+    monkeypatch.setattr(compose_module, "adapt_inner", counting)
     sources = {
         0: lambda: NextResponse.json({"arity": 0}),
         1: lambda request: NextResponse.json({"arity": 1, "path": request.path}),
