@@ -613,3 +613,37 @@ def test_login_limits_hold_across_gunicorn_workers_with_a_redis_store(
             )
             statuses.append(response.status_code)
         assert statuses == [401] * 5 + [429] * 3
+
+
+def test_lone_surrogates_to_create_update_and_login_are_400_under_gunicorn(tmp_path: Path) -> None:
+    """Regression: "\\ud800" in a title, a body or a password reached sqlite3 and PBKDF2 (500)."""
+    env = {
+        "BLOG_DB": str(tmp_path / "served.sqlite3"),
+        "BLOG_SECRET_KEY": "served-secret",
+        "BLOG_PBKDF2_ITERATIONS": "1000",
+    }
+    spec = f"handlerkit:create_app({str(EXAMPLE)!r})"
+    with gunicorn(spec, workers=1, env=env) as server, requests.Session() as session:
+        json_headers = {"Content-Type": "application/json"}
+        login = session.post(
+            f"{server.url}/api/auth/login",
+            data=b'{"username":"bob","password":"\\ud800"}',
+            headers=json_headers,
+            timeout=10,
+        )
+        assert login.status_code == 400 and login.json()["error"] == "invalid_json"
+        assert session.post(
+            f"{server.url}/api/auth/login",
+            json={"username": "bob", "password": PASSWORDS["bob"]},
+            timeout=10,
+        ).status_code == 200
+        for method, path, body in (
+            ("POST", "/api/posts", b'{"title":"T\\ud800","content":"long enough content"}'),
+            ("PATCH", "/api/posts/wrappers-all-the-way-down", b'{"content":"\\udfff and more"}'),
+        ):
+            answer = session.request(
+                method, f"{server.url}{path}", data=body, headers=json_headers, timeout=10
+            )
+            assert answer.status_code == 400, (path, answer.text)
+            assert answer.json()["error"] == "invalid_json"
+        assert "Traceback" not in server.output()
