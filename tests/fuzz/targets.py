@@ -191,7 +191,7 @@ def _auth_handlers() -> tuple[Callable[..., Any], Callable[..., Any]]:
 def authorization(data: bytes) -> None:
     """with_auth's Authorization header / token-cookie parsing and token verification.
 
-    Invariant: a user dict (only for a token we issued) or an ApiError 401/403.
+    Invariant: a response naming the user (only for a token we issued) or an ApiError 401/403.
     """
     from handlerkit.tokens import issue_token
 
@@ -214,7 +214,8 @@ def authorization(data: bytes) -> None:
             assert exc.status in (400, 401, 403), exc.status
             assert exc.status == 401 and exc.headers or exc.status != 401, exc.headers
         else:
-            assert result["user"]["sub"] == "fuzz", result
+            # The handler's dict is made a response innermost (handlers.adapt_inner).
+            assert result.json()["user"]["sub"] == "fuzz", result
 
 
 def stripe_header(data: bytes) -> None:

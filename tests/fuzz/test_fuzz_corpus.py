@@ -38,6 +38,8 @@ SEEDS: dict[str, list[bytes]] = {
         b"\x00Basic dXNlcjpwYXNz",
         b"\x00Bearer a b",
         b"\x01x",
+        b"%\n",  # a valid token (mode 1) with a trailing newline: the success path, found by CI
+
         b"\x01\xff\xfe",
         b"\x02a.b.c",
         b"\x00Bearer " + b"A" * 5000,
