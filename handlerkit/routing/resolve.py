@@ -55,7 +55,8 @@ Match = tuple[Route, dict[str, Any]]
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # A "." or ".." between separators inside one decoded param ("a%2F..%2Fb", "..\\x").
 _DOT_PART = re.compile(r"(?:^|[/\\])\.\.?(?:$|[/\\])")
-_LOCATION_SAFE = "/%:@!$&'()*+,;=-._~"
+#: What a Location path keeps unescaped (the slash redirect, middleware rewrites).
+LOCATION_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 class Refusal:
@@ -274,13 +275,13 @@ class Resolver:
             target = raw_path
         else:
             script = environ.get("SCRIPT_NAME") or ""
-            target = quote(script + (environ.get("PATH_INFO") or "/"), safe=_LOCATION_SAFE)
+            target = quote(script + (environ.get("PATH_INFO") or "/"), safe=LOCATION_SAFE)
         target = target + "/" if add else target.rstrip("/")
         # Never a protocol-relative or backslash URL: //evil.com/ must not become //evil.com.
-        target = "/" + quote(target, safe=_LOCATION_SAFE).lstrip("/")
+        target = "/" + quote(target, safe=LOCATION_SAFE).lstrip("/")
         query = environ.get("QUERY_STRING")
         if query:
-            target += "?" + quote(query, safe=_LOCATION_SAFE + "?")
+            target += "?" + quote(query, safe=LOCATION_SAFE + "?")
         return Redirect(
             target, "trailing-slash policy: " + ("add" if add else "remove") + " the slash"
         )

@@ -23,12 +23,10 @@ from ..errors import ApiError
 from ..request import NextRequest, close_uploads_after
 from ..response import NextResponse
 from .matcher import MiddlewareSpec
-from .resolve import Refusal, Resolver, decode_wsgi
+from .resolve import LOCATION_SAFE, Refusal, Resolver, decode_wsgi
 from .tree import Route
 
 __all__ = ["MAX_REWRITES", "MiddlewareRunner"]
-
-_LOCATION_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 class MiddlewareRunner:
@@ -214,7 +212,7 @@ class MiddlewareRunner:
             environ["QUERY_STRING"] = parts.query
         query = environ.get("QUERY_STRING", "")
         environ["RAW_URI"] = (
-            quote(environ.get("SCRIPT_NAME") or "", safe=_LOCATION_SAFE) + self.base_path + raw_path
+            quote(environ.get("SCRIPT_NAME") or "", safe=LOCATION_SAFE) + self.base_path + raw_path
             + (f"?{query}" if query else "")
         )
         environ.pop("REQUEST_URI", None)
