@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import importlib.machinery
 import importlib.util
+import os
 import re
 import sys
+import traceback
 import types
 from pathlib import Path
 
@@ -63,6 +65,26 @@ def _ensure_package(name: str, directory: Path) -> None:
     sys.modules[name] = module
 
 
+def failure_site(exc: BaseException, app_dir: Path) -> tuple[str, int] | None:
+    """Return the file and line inside *app_dir* where *exc* was raised (its last such frame).
+
+    A ``SyntaxError`` names its own file and line; otherwise the traceback is
+    walked and the deepest frame in a file under *app_dir* wins, so an error in
+    a helper the route imports is blamed on the helper, not on the route.
+    """
+    prefix = str(app_dir.resolve()) + os.sep
+    if isinstance(exc, SyntaxError) and exc.filename:
+        filename = str(Path(exc.filename).resolve())
+        if filename.startswith(prefix):
+            return filename, exc.lineno or 0
+    found = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        filename = str(Path(frame.f_code.co_filename).resolve())
+        if filename.startswith(prefix):
+            found = (filename, line)
+    return found
+
+
 def load_file(app_dir: Path, path: Path) -> types.ModuleType:
     """Import the file at *path* (inside *app_dir*) as a module of the app's package.
 
@@ -95,7 +117,15 @@ def load_file(app_dir: Path, path: Path) -> types.ModuleType:
         raise
     except Exception as exc:
         del sys.modules[name]
+        failed = failure_site(exc, app_dir)
+        files = [str(path)]
+        where = ""
+        if failed is not None and failed[0] != str(path):
+            files.append(failed[0])
+            where = f" in {failed[0]}:{failed[1]} (imported by this route)"
+        elif failed is not None:
+            where = f" at line {failed[1]}"
         raise RouteDefinitionError(
-            f"importing failed with {type(exc).__name__}: {exc}", [str(path)]
+            f"importing failed with {type(exc).__name__}{where}: {exc}", files
         ) from exc
     return module

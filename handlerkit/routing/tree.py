@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from ..errors import (
 )
 from ..handlers import METHODS, adapt_handler
 from .segments import Kind, Segment, pattern_string
+
+logger = logging.getLogger("handlerkit")
 
 __all__ = ["CONFIG_KEYS", "Route", "RouteTable", "make_route"]
 
@@ -42,6 +45,9 @@ class Route:
         config: Segment config (``revalidate``, ``dynamic``, ``max_body_size``).
         middleware: ``middleware.py`` modules from the app root down to the route's folder.
         allow: The precomputed ``Allow`` header value.
+        preflights: The handlers that answer a CORS preflight, by the method the
+            preflight asks about: those whose chain holds a ``with_cors`` layer
+            (see :func:`handlerkit.routing.resolve.preflight_targets`); set by the app.
     """
 
     pattern: str
@@ -52,6 +58,7 @@ class Route:
     middleware: tuple[Any, ...] = ()
     handlers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     allow: str = ""
+    preflights: dict[str, Callable[..., Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -90,6 +97,13 @@ def _check_config(config: Mapping[str, Any], source: str) -> dict[str, Any]:
         ):
             raise RouteDefinitionError(f"max_body_size must be an int >= 0 or None, not {value!r}", [source])
         checked[key] = value
+    revalidate = checked.get("revalidate", False)
+    if checked.get("dynamic") in ("force-static", "error") and revalidate is not False and revalidate == 0:
+        raise RouteDefinitionError(
+            f'dynamic = "{checked["dynamic"]}" is answered once for everyone and cached; '
+            "revalidate = 0 (never cache) contradicts it: drop one of them",
+            [source],
+        )
     return checked
 
 
@@ -118,24 +132,32 @@ def make_route(
     """
     segments = tuple(segments)
     _check_segments(segments, source)
+    variants: dict[str, str] = {}
     if exports is None:
         exports = {m: getattr(namespace, m) for m in METHODS if getattr(namespace, m, None) is not None}
         if isinstance(namespace, types.ModuleType):
-            for method in METHODS:
-                lower = getattr(namespace, method.lower(), None)
-                if (
-                    method not in exports
-                    and callable(lower)
-                    and getattr(lower, "__module__", None) == namespace.__name__
-                ):
+            variants = _case_variants(namespace)
+            for name, method in variants.items():
+                if name == method.lower() and method not in exports:
                     raise LowercaseExportError(
-                        f"{method.lower()}() is exported but handlers are upper-case: "
-                        f"did you mean {method}?",
+                        f"{name}() is exported but handlers are upper-case: did you mean {method}?",
                         [source],
                     )
     if not exports:
+        hint = "".join(f"; did you mean {m} (not {n})?" for n, m in sorted(variants.items()))
         raise NoHandlerError(
-            f"no handler exported; define one of {', '.join(METHODS)}", [source]
+            f"no handler exported; define one of {', '.join(METHODS)}{hint}", [source]
+        )
+    for name, method in sorted(variants.items()):
+        func = getattr(namespace, name)
+        line = getattr(getattr(func, "__code__", None), "co_firstlineno", None)
+        logger.warning(
+            "%s%s: %s() is ignored: handlers are upper-case; did you mean %s? (a helper "
+            "with a leading underscore is not warned about)",
+            source,
+            f":{line}" if line else "",
+            name,
+            method,
         )
     # Validates (callable, sync, arity); the App reuses the result instead of
     # inspecting every signature twice.
@@ -151,6 +173,21 @@ def make_route(
         allow=_allow(exports),
         extra={"adapted": adapted},
     )
+
+
+def _case_variants(module: types.ModuleType) -> dict[str, str]:
+    """Return ``{name: METHOD}`` for the module's own callables named like a method in another case."""
+    found = {}
+    for name, value in vars(module).items():
+        method = name.upper()
+        if (
+            method in METHODS
+            and name != method
+            and callable(value)
+            and getattr(value, "__module__", None) == module.__name__
+        ):
+            found[name] = method
+    return found
 
 
 def _check_segments(segments: tuple[Segment, ...], source: str) -> None:

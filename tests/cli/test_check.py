@@ -142,3 +142,68 @@ def test_sse_routes_warn_when_checked_for_the_sync_worker(
     out = capsys.readouterr().out
     assert "1 route(s) stream server-sent events (/feed)" in out
     assert "--worker-class gthread" in out
+
+
+def test_a_method_name_in_the_wrong_case_is_a_warning_naming_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    route = (
+        "from os.path import join as put  # imported, not the module's own: not judged\n"
+        "\n"
+        "def GET():\n"
+        "    return {}\n"
+        "\n"
+        "def Post(request):\n"
+        "    return {}\n"
+        "\n"
+        "def _delete():  # a private helper\n"
+        "    return None\n"
+        "\n"
+        "def get():  # lower case next to GET: ignored, and said\n"
+        "    return None\n"
+    )
+    app_dir = write_app(tmp_path / "app", {"items/route.py": route})
+    assert main(["check", str(app_dir)]) == 0
+    out = capsys.readouterr().out
+    source = str((app_dir / "items" / "route.py").resolve())
+    assert f"{source}:6: Post() is ignored: handlers are upper-case; did you mean POST?" in out
+    assert f"{source}:12: get() is ignored: handlers are upper-case; did you mean GET?" in out
+    assert "_delete" not in out and "put()" not in out
+    assert "0 error(s), 2 warning(s)" in out
+    assert main(["check", str(app_dir), "--strict"]) == 1
+    # And the App answers POST as before: 405, the typo is not a handler.
+    from handlerkit.testing import Client
+
+    assert Client(App(app_dir)).post("/items").status_code == 405
+
+
+def test_a_lone_method_name_in_the_wrong_case_says_did_you_mean(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app", {"items/route.py": "def Get():\n    return {}\n"})
+    with pytest.raises(RouteDefinitionError, match=r"no handler exported; .*did you mean GET \(not Get\)\?"):
+        App(app_dir)
+
+
+def test_an_import_error_in_a_helper_names_the_helper_line_and_the_route(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_dir = write_app(
+        tmp_path / "app",
+        {
+            "_lib/__init__.py": "",
+            "_lib/broken.py": "VALUE = 1\nraise RuntimeError('the helper failed')\n",
+            "_lib/typo.py": "def f(:\n    pass\n",
+            "api/bad/route.py": "from ..._lib import broken\n\ndef GET():\n    return {}\n",
+            "api/syntax/route.py": "from ..._lib import typo\n\ndef GET():\n    return {}\n",
+            "api/own/route.py": "def GET():\n    return {}\n\nraise KeyError('x')\n",
+        },
+    )
+    assert main(["check", str(app_dir), "--json"]) == 1
+    errors = {e["files"][0]: e for e in json.loads(capsys.readouterr().out)["errors"]}
+    helper = str((app_dir / "_lib" / "broken.py").resolve())
+    bad = errors["api/bad/route.py"]
+    assert f"importing failed with RuntimeError in {helper}:2 (imported by this route)" in bad["message"]
+    assert bad["files"] == ["api/bad/route.py", "_lib/broken.py"]
+    syntax = errors["api/syntax/route.py"]
+    assert "SyntaxError in " in syntax["message"] and "_lib/typo.py:1" in syntax["message"]
+    # An error in the route file itself names its line.
+    assert "importing failed with KeyError at line 4" in errors["api/own/route.py"]["message"]
