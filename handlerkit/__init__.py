@@ -17,7 +17,7 @@ from .errors import ApiError, HandlerKitError, RouteDefinitionError
 from .request import NextRequest
 from .response import NextResponse
 from .routing import Router
-from .typing import Handler, Wrapper
+from .typing import Handler, RouteHandler, Wrapper
 
 if TYPE_CHECKING:
     from .middleware.auth import with_auth
@@ -58,6 +58,7 @@ __all__ = [
     "NextResponse",
     "RouteContext",
     "RouteDefinitionError",
+    "RouteHandler",
     "Router",
     "Wrapper",
     "compose",

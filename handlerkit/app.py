@@ -16,12 +16,17 @@ from typing import Any
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from .boundary import boundary_failed, exception_response, internal_error, request_id_for
+from .boundary import (
+    boundary_failed,
+    exception_response,
+    internal_error,
+    not_a_response,
+    request_id_for,
+)
 from .context import RouteContext
 from .errors import ApiError
 from .handlers import adapt_handler
 from .middleware.cache import segment_cache
-from .middleware.cors import install_cors
 from .openapi import add_document_route
 from .request import DEFAULT_MAX_BODY_SIZE, NextRequest, close_uploads_after, content_length_error
 from .response import NextResponse
@@ -29,8 +34,11 @@ from .routing.matcher import MiddlewareSpec, compile_middleware
 from .routing.resolve import (
     Refusal,
     Resolver,
+    answer_preflight,
     method_not_allowed,
+    preflight_targets,
     select_handler,
+    warn_if_cors_late,
 )
 from .routing.router import Router, build_table, load_tree
 from .routing.runner import MiddlewareRunner
@@ -113,7 +121,7 @@ class App:
         self.cache_store: Store = resolve_store(cache_store)
         for route in self.routes:
             # revalidate/dynamic segment config: the cache sits innermost, inside `wrap`.
-            segment = segment_cache(route.config, self.cache_store)
+            segment = segment_cache(route.config, self.cache_store, route.source)
             route.extra["max_body_size"] = route.config.get("max_body_size", max_body_size)
             # PERF: make_route already adapted (and so inspected) every handler;
             # inspecting them again cost about 5 % of a 1000-route startup
@@ -124,7 +132,8 @@ class App:
                 if segment is not None and method in ("GET", "HEAD"):
                     handler = segment(handler)
                 route.handlers[method] = wrap(handler) if wrap is not None else handler
-            install_cors(route)  # preflights answered from the route's with_cors policy
+            route.preflights = preflight_targets(route)
+            warn_if_cors_late(route)
             route.extra["middleware"] = tuple(compile_middleware(m) for m in route.middleware)
         self._root_spec: MiddlewareSpec | None = (
             compile_middleware(self.root_middleware) if self.root_middleware is not None else None
@@ -210,8 +219,11 @@ class App:
         *request* and *context* are passed when middleware already built them.
         """
         handler = route.handlers.get(method)
-        if handler is None:  # HEAD via GET, the automatic OPTIONS, or a 405
-            handler, outcome = select_handler(route, method)
+        if handler is None or (method == "OPTIONS" and route.preflights):
+            # HEAD via GET, a CORS preflight, the automatic OPTIONS, or a 405
+            handler, outcome = select_handler(route, method, environ)
+            if outcome == "cors_preflight":  # answered by the chain's policy, no layer runs
+                return answer_preflight(handler, environ, route.allow)  # type: ignore[no-any-return]
             if outcome == "automatic_options":
                 return self._options(route, environ, params)
             if handler is None:
@@ -268,15 +280,9 @@ class App:
         if isinstance(result, (dict, list)):
             json_response: NextResponse = NextResponse.json(result)
             return json_response
-        if result is None:
-            return self._internal_error(
-                request, context, f"no response returned from {method} in {route.source}"
-            )
+        exported = method if method in route.exports else "GET"  # HEAD runs GET
         return self._internal_error(
-            request,
-            context,
-            f"{method} in {route.source} returned a {type(result).__name__}; return a "
-            "NextResponse, a dict or a list",
+            request, context, not_a_response(result, exported, route.source, request)
         )
 
     def _handler_failed(
@@ -294,9 +300,6 @@ class App:
         return internal_error(request, context, problem, debug=self.debug)
 
     def _options(self, route: Route, environ: dict[str, Any], params: dict[str, Any]) -> Response:
-        hook = route.extra.get("options")
-        if hook is not None:
-            return hook(environ, route)  # type: ignore[no-any-return]
         response = NextResponse(None, 204)
         response.headers["Allow"] = route.allow
         return response

@@ -21,6 +21,7 @@ module that was never imported cannot have been raised).
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
@@ -41,6 +42,7 @@ __all__ = [
     "http_exception_response",
     "internal_error",
     "internal_error_response",
+    "not_a_response",
     "REQUEST_ID_KEY",
     "request_id_for",
     "to_api_error",
@@ -118,6 +120,24 @@ def exception_response(
     if isinstance(exc, HTTPException):
         return http_exception_response(exc, environ or {})
     return None
+
+
+def not_a_response(result: Any, method: str, source: str, request: Any = None) -> str:
+    """The message for a handler result that is not a response.
+
+    ``no response returned from GET in <file> for GET /path: it returned a str``:
+    the handler's method and file, the request's method and path (escaped, never
+    its query or body), and the type of what came back.
+    """
+    where = ""
+    if request is not None:
+        path = json.dumps(request.path, ensure_ascii=True)[1:-1]
+        where = f" for {request.method} {path}"
+    what = "None" if result is None else f"a {type(result).__name__}"
+    return (
+        f"no response returned from {method} in {source}{where}: it returned {what}; "
+        "return a NextResponse, a dict or a list"
+    )
 
 
 def request_id_for(

@@ -148,7 +148,7 @@ def _explain(app: App, method: str, url: str, *, as_json: bool, out: TextIO) -> 
         out.write(json.dumps(result, indent=2, default=repr) + "\n")
     else:
         _print_explain(result, out)
-    return 0 if result["outcome"] in ("handler", "head_via_get", "automatic_options") else 1
+    return 0 if result["outcome"] in ("handler", "head_via_get", "cors_preflight", "automatic_options") else 1
 
 
 def _print_explain(result: dict[str, Any], out: TextIO) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "CatchAllNotLastError",
     "DuplicateParamError",
     "DuplicateRouteError",
+    "DynamicUsageError",
     "HandlerKitError",
     "InvalidSegmentError",
     "LowercaseExportError",
@@ -44,6 +45,14 @@ __all__ = [
 
 class HandlerKitError(Exception):
     """Root of every exception handlerkit raises on purpose."""
+
+
+class DynamicUsageError(HandlerKitError, RuntimeError):
+    """A ``dynamic = "error"`` route read its request's headers, cookies or query.
+
+    A programming error, like Next.js's build error for the same: the App logs
+    it and answers 500.
+    """
 
 
 # --------------------------------------------------------------------------- HTTP

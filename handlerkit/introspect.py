@@ -344,16 +344,18 @@ def _decide(
         allow=route.allow.split(", "),
         shadowed=_shadowed(app, route, segments),
     )
-    handler, outcome = select_handler(route, method)
-    if outcome == "automatic_options":
-        hook = route.extra.get("options")
+    handler, outcome = select_handler(route, method, environ)
+    if outcome == "cors_preflight":
+        asked = environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"]
         result.update(
             status=204,
             outcome=outcome,
-            reason="answered by the route's OPTIONS hook (CORS preflight)"
-            if hook
-            else "automatic OPTIONS: 204 with Allow",
+            reason=f"CORS preflight: answered by the with_cors policy of {asked}'s chain, "
+            "before any layer runs",
         )
+        return result
+    if outcome == "automatic_options":
+        result.update(status=204, outcome=outcome, reason="automatic OPTIONS: 204 with Allow")
         return result
     if handler is None:
         refusal = method_not_allowed(route, method)

@@ -463,9 +463,7 @@ def _options(route: Route, segments: list[Segment], operation_ids: set[str]) -> 
     }
     if any(s.kind is not Kind.STATIC for s in segments):
         responses_["400"] = _response("400", None)
-    cors = (
-        route.extra.get("options") is not None
-    )  # with_cors answers preflights here, also with 204
+    cors = bool(route.preflights)  # a with_cors chain answers preflights, also with 204
     return {
         "operationId": _operation_id("OPTIONS", segments, operation_ids),
         "summary": "The allowed methods, or a CORS preflight answer (automatic)."

@@ -1,8 +1,9 @@
 """Test helpers: a Client whose responses read like Fetch responses, and app-from-dict builders.
 
 ``NextRequest`` itself is test-friendly (``NextRequest("/x", method="POST",
-json={...})``), and any handler, wrapped or not, can be called directly as
-``handler(request)`` or ``handler(request, RouteContext(params={...}))``.
+json={...})``). ``respond(handler, request)`` calls any handler, wrapped or not,
+and returns the response the App would send for it (errors in the JSON shape,
+a ``dict`` as JSON); a wrapped handler called as ``handler(request)`` does the same.
 """
 
 from __future__ import annotations
@@ -19,10 +20,19 @@ from werkzeug.test import TestResponse as _WerkzeugTestResponse
 
 from .app import App
 from .context import RouteContext
+from .direct import respond
 from .request import NextRequest
 from .response import ResponseCookies
 
-__all__ = ["Client", "NextRequest", "RouteContext", "TestResponse", "make_app", "write_app"]
+__all__ = [
+    "Client",
+    "NextRequest",
+    "RouteContext",
+    "TestResponse",
+    "make_app",
+    "respond",
+    "write_app",
+]
 
 
 class TestResponse(_WerkzeugTestResponse):

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, overload
 
 from .context import RouteContext
+from .direct import respond
 from .errors import ApiError
 from .handlers import adapt_inner, mark_wrapper
 from .response import NextResponse
@@ -359,8 +360,8 @@ def with_webhook_signature(
 
         @functools.wraps(inner)
         def wrapped(request: Any, context: RouteContext | None = None) -> Any:
-            if context is None:
-                context = RouteContext()
+            if context is None:  # called directly: answer as the App would
+                return respond(wrapped, request)
             keys = _resolve_secret(secret, scheme)
             if scheme == "stripe":
                 header = request.headers.get("Stripe-Signature")

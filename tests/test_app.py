@@ -283,17 +283,23 @@ def test_returning_none_is_a_logged_500(
     assert_error_shape(response.json(), "internal_error")
     source = app.routes[0].source
     assert source.endswith("n/route.py")
-    assert f"no response returned from GET in {source}" in caplog.text
+    assert f"no response returned from GET in {source} for GET /n: it returned None" in caplog.text
 
 
 def test_returning_another_type_is_a_logged_500(
     make_app: MakeApp, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = make_app({"s/route.py": "def GET():\n    return 'plain text'\n"})
+    app = make_app({"s/[x]/route.py": "def GET():\n    return 'plain text'\n"})
     with caplog.at_level(logging.ERROR, logger="handlerkit"):
-        response = Client(app).get("/s")
+        response = Client(app).head("/s/caf%C3%A9%0Aforged?token=secret", data=b"body-secret")
     assert response.status_code == 500
-    assert "returned a str" in caplog.text
+    source = app.routes[0].source
+    # The handler's method and file, the request's method and path, what came back.
+    assert (
+        f"no response returned from GET in {source} for HEAD /s/caf\\u00e9\\nforged: it returned a str"
+        in caplog.text
+    )
+    assert "secret" not in caplog.text and "\nforged" not in caplog.text
     assert b"plain text" not in response.data
 
 

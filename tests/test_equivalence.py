@@ -7,7 +7,9 @@ included. One section per pair:
 - sending: ``NextResponse.__call__``'s direct send against Werkzeug's ``Response.__call__``;
 - resolving: the resolver's static-route and safe-param shortcuts against the full walk;
 - the query parser's no-escape branch against its decoding branch (and ``parse_qsl``);
-- building a request: ``NextRequest.from_environ`` against ``NextRequest(environ)``.
+- building a request: ``NextRequest.from_environ`` against ``NextRequest(environ)``;
+- a direct call (``handlerkit.testing.respond``, a wrapped handler without a context)
+  against the App's answer, CORS preflights included.
 """
 
 from __future__ import annotations
@@ -275,3 +277,74 @@ def test_the_static_and_safe_param_shortcuts_match_the_full_decode(pieces: list[
         assert isinstance(slow, tuple) and (fast[0].pattern, fast[1]) == (slow[0].pattern, slow[1])
     else:
         assert (fast.status, fast.code) == (slow.status, slow.code)  # type: ignore[union-attr]
+
+
+# -- a direct call against the App ---------------------------------------------------
+
+DIRECT_ROUTE = """
+    from handlerkit import ApiError, NextResponse, compose, with_auth, with_cors, with_logging
+
+    def handler(request, context):
+        if request.args.get("fail"):
+            raise ApiError(409, "conflict", "Taken.")
+        if request.args.get("dict"):
+            return {"user": context.state.user["sub"]}
+        return NextResponse.json({"user": context.state.user["sub"]}, 201)
+
+    cors = with_cors(origins=["https://app.example"], credentials=True)
+    GET = compose(with_logging, cors, with_auth)(handler)
+    DELETE = compose(with_auth, cors)(handler)
+"""
+
+_CORS_NAMES = ("Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "DELETE", "OPTIONS"]),
+    origin=st.sampled_from([None, "https://app.example", "https://evil.example"]),
+    asked=st.sampled_from([None, "GET", "DELETE", "HEAD", "PUT", "GET, X"]),
+    token=st.booleans(),
+    query=st.sampled_from(["", "?fail=1", "?dict=1"]),
+)
+def test_a_direct_call_answers_what_the_app_sends(
+    tmp_path_factory: Any, method: str, origin: str | None, asked: str | None, token: bool, query: str
+) -> None:
+    """handlerkit.testing.respond (and a wrapped handler called without a context) against the App."""
+    from handlerkit.testing import respond
+    from handlerkit.tokens import issue_token
+
+    app = _direct_app(tmp_path_factory)
+    headers = {"Access-Control-Request-Headers": "authorization"}
+    if origin is not None:
+        headers["Origin"] = origin
+    if asked is not None:
+        headers["Access-Control-Request-Method"] = asked
+    if token:
+        headers["Authorization"] = "Bearer " + issue_token({"sub": "ada"}, secret_key="k")
+    builder = EnvironBuilder(path="/x" + query, method=method, headers=headers)
+    environ = builder.get_environ()
+    sent = Response.from_app(app, environ)
+    route = app.routes[0]
+    target = "GET" if method == "OPTIONS" and asked in (None, "HEAD") else asked if method == "OPTIONS" else method
+    handler = route.exports.get(target or "")
+    if method == "OPTIONS" and (origin is None or asked is None or handler is None):
+        return  # the automatic OPTIONS: no handler to call directly
+    assert handler is not None
+    request = NextRequest(dict(environ), secret_key="k")
+    for direct in (respond(handler, request), handler(NextRequest(dict(environ), secret_key="k"))):
+        assert direct.status_code == sent.status_code
+        assert direct.get_data() == sent.get_data()
+        for name in _CORS_NAMES:
+            assert direct.headers.get(name) == sent.headers.get(name), name
+
+
+_DIRECT_APPS: dict[str, Any] = {}
+
+
+def _direct_app(tmp_path_factory: Any) -> Any:
+    from handlerkit.testing import make_app
+
+    if "app" not in _DIRECT_APPS:
+        _DIRECT_APPS["app"] = make_app(tmp_path_factory.mktemp("direct"), {"x/route.py": DIRECT_ROUTE}, secret_key="k")
+    return _DIRECT_APPS["app"]

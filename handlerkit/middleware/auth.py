@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterable
 from typing import Any, overload
 
 from ..context import RouteContext
+from ..direct import respond
 from ..errors import ApiError
-from ..handlers import adapt_inner, mark_wrapper, wrapper_chain
+from ..handlers import adapt_inner, mark_wrapper
 from ..tokens import DEFAULT_SALT, SecretKey, TokenError, verifier_for, verify_token, verify_with
-from ..typing import Handler
+from ..typing import RouteHandler
 
 __all__ = ["bearer_token", "with_auth"]
 
@@ -95,17 +96,8 @@ def _roles_of(user: Any) -> set[str]:
     return set()
 
 
-def _is_preflight(request: Any) -> bool:
-    headers = request.headers
-    return (
-        request.method == "OPTIONS"
-        and "Origin" in headers
-        and "Access-Control-Request-Method" in headers
-    )
-
-
 @overload
-def with_auth(handler: Callable[..., Any]) -> Handler: ...
+def with_auth(handler: Callable[..., Any]) -> RouteHandler: ...
 
 
 @overload
@@ -118,7 +110,7 @@ def with_auth(
     verify: Callable[[str], Any] | None = None,
     cookie: str | None = None,
     roles: Iterable[str] | None = None,
-) -> Callable[[Callable[..., Any]], Handler]: ...
+) -> Callable[[Callable[..., Any]], RouteHandler]: ...
 
 
 def with_auth(
@@ -147,12 +139,10 @@ def with_auth(
     - 403 ``forbidden`` when *roles* is given and the payload's ``"roles"``
       (a list) or ``"role"`` (a string) holds none of them.
 
-    A CORS preflight (``OPTIONS`` with ``Origin`` and
-    ``Access-Control-Request-Method``) passes through untouched when the
-    wrapped chain has a ``with_cors`` layer (which answers it without running
-    the handler): browsers never send credentials on a preflight. Without a
-    ``with_cors`` layer inside, a preflight-shaped request is authenticated
-    like any other.
+    Browsers send CORS preflights without credentials, so list ``with_cors``
+    before ``with_auth``: the preflight is then answered before this layer
+    runs. Listed the other way round, this layer refuses the preflight with a
+    401 (``handlerkit check`` warns).
 
     Args:
         handler: The handler; omit it to configure (``with_auth(roles=["admin"])``).
@@ -206,10 +196,8 @@ def _wrap(
     verify: Callable[[str], Any] | None,
     cookie: str | None,
     roles: frozenset[str] | None,
-) -> Handler:
+) -> RouteHandler:
     inner = adapt_inner(handler)
-    # Decided once: only a with_cors layer inside may answer a preflight unauthenticated.
-    cors_inside = any(label.get("name") == "with_cors" for label in wrapper_chain(handler))
     # PERF: an immutable key's verifier is looked up once, not per request
     # (the key tuple and the lru_cache lookup): a remembered token's check
     # 18.7k -> 15.0k instructions (cachegrind, 2026-11-21). A list
@@ -242,10 +230,8 @@ def _wrap(
 
     @functools.wraps(handler)
     def wrapped(request: Any, context: RouteContext | None = None) -> Any:
-        if context is None:
-            context = RouteContext()
-        if cors_inside and _is_preflight(request):
-            return inner(request, context)
+        if context is None:  # called directly: answer as the App would
+            return respond(wrapped, request)
         user = authenticate(request)
         if roles is not None and not (roles & _roles_of(user)):
             raise _forbidden()

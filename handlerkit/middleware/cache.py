@@ -34,11 +34,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, overload
 
 from ..context import RouteContext
+from ..direct import respond
 from ..errors import ApiError
 from ..handlers import adapt_inner, mark_wrapper
 from ..response import NextResponse
+from ..static import static_request
 from ..stores import Store, StoreError, resolve_store
-from ..typing import Handler, Wrapper
+from ..typing import RouteHandler, Wrapper
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Response
@@ -174,16 +176,16 @@ def _build(
     max_size: int,
     prefix: str,
     after: Callable[[NextRequest, Any, bool], None] | None = None,
-) -> Wrapper:
+) -> Callable[[Callable[..., Any]], RouteHandler]:
     declared = frozenset(name.lower() for name in vary)
 
-    def decorate(inner: Callable[..., Any]) -> Handler:
+    def decorate(inner: Callable[..., Any]) -> RouteHandler:
         call = adapt_inner(inner)
 
         @functools.wraps(inner)
         def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
-            if context is None:
-                context = RouteContext()
+            if context is None:  # called directly: answer as the App would
+                return respond(wrapped, request)
             if request.method not in _CACHEABLE_METHODS or bypasses_cache(request, declared):
                 result = call(request, context)
                 if after is not None:
@@ -224,7 +226,7 @@ def _build(
 
 
 @overload
-def with_cache(handler: Callable[..., Any], /) -> Handler: ...
+def with_cache(handler: Callable[..., Any], /) -> RouteHandler: ...
 
 
 @overload
@@ -236,7 +238,7 @@ def with_cache(
     store: Store | str | None = ...,
     vary: Iterable[str] = ...,
     max_size: int = ...,
-) -> Wrapper: ...
+) -> Callable[[Callable[..., Any]], RouteHandler]: ...
 
 
 def with_cache(
@@ -247,7 +249,7 @@ def with_cache(
     store: Store | str | None = None,
     vary: Iterable[str] = (),
     max_size: int = 1024 * 1024,
-) -> Handler | Wrapper:
+) -> RouteHandler | Callable[[Callable[..., Any]], RouteHandler]:
     """Answer repeated GET/HEAD requests from a store for *ttl* seconds.
 
     Responses carry ``X-Cache: MISS`` when the handler ran and ``X-Cache: HIT``
@@ -299,13 +301,15 @@ def _public_header(seconds: int) -> Callable[[NextRequest, Any, bool], None]:
     return after
 
 
-def _no_store(handler: Callable[..., Any]) -> Handler:
+def _no_store(handler: Callable[..., Any]) -> RouteHandler:
     call = adapt_inner(handler)
 
     @functools.wraps(handler)
     def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
+        if context is None:  # called directly: answer as the App would
+            return respond(wrapped, request)
         try:
-            result = call(request, context if context is not None else RouteContext())
+            result = call(request, context)
         except ApiError as exc:
             exc.headers.append(("Cache-Control", "no-store"))
             raise
@@ -316,7 +320,25 @@ def _no_store(handler: Callable[..., Any]) -> Handler:
     return mark_wrapper(wrapped, "dynamic", cache_control="no-store")
 
 
-def segment_cache(config: Mapping[str, Any], store: Store) -> Wrapper | None:
+#: How long a ``force-static`` answer without ``revalidate`` is kept: a year, as
+#: Next.js marks a statically rendered route (``s-maxage=31536000``).
+STATIC_SECONDS = 31_536_000
+
+
+def _static_view(handler: Callable[..., Any], source: str | None) -> RouteHandler:
+    call = adapt_inner(handler)
+
+    @functools.wraps(handler)
+    def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
+        if context is None:  # called directly: answer as the App would
+            return respond(wrapped, request)
+        return call(static_request(request, source), context)
+
+    mode = "error" if source is not None else "force-static"
+    return mark_wrapper(wrapped, "dynamic", mode=mode)
+
+
+def segment_cache(config: Mapping[str, Any], store: Store, source: str = "") -> Wrapper | None:
     """Return the wrapper a route's ``revalidate``/``dynamic`` config asks for, or ``None``.
 
     - ``revalidate = N`` (N > 0): cache GET/HEAD 200s for N seconds in *store*
@@ -324,16 +346,29 @@ def segment_cache(config: Mapping[str, Any], store: Store) -> Wrapper | None:
       stale-while-revalidate``.
     - ``revalidate = 0`` or ``dynamic = "force-dynamic"``: ``Cache-Control:
       no-store`` (unless the handler set its own ``Cache-Control``).
-    - Neither (or ``revalidate = False``): ``None``: nothing cached, no header.
+    - ``dynamic = "force-static"``: the handler sees the static request
+      (:mod:`handlerkit.static`: no query, headers, cookies or body), and its
+      answers are cached as for ``revalidate`` (for :data:`STATIC_SECONDS`
+      without one). ``dynamic = "error"``: the same, but reading any of those
+      raises :class:`~handlerkit.errors.DynamicUsageError` naming *source*.
+    - None of these (or ``revalidate = False``): ``None``: nothing cached, no header.
 
     Args:
         config: The route's segment config.
         store: The app's cache store.
+        source: The route's file, named by ``dynamic = "error"``.
     """
     revalidate = config.get("revalidate", False)
-    if config.get("dynamic") == "force-dynamic" or (revalidate == 0 and revalidate is not False):
+    dynamic = config.get("dynamic")
+    if dynamic == "force-dynamic" or (revalidate == 0 and revalidate is not False):
         return _no_store
-    if revalidate is False or revalidate is None:
+    static = dynamic in ("force-static", "error")
+    if (revalidate is False or revalidate is None) and not static:
         return None
-    seconds = int(revalidate)
-    return _build(seconds, store, (), 1024 * 1024, "revalidate:", after=_public_header(seconds))
+    seconds = STATIC_SECONDS if revalidate is False or revalidate is None else int(revalidate)
+    cache = _build(seconds, store, (), 1024 * 1024, "revalidate:", after=_public_header(seconds))
+    if not static:
+        return cache
+    if dynamic == "error":  # the cache reads the static view; the handler may not
+        return lambda handler: _static_view(cache(_static_view(handler, source)), None)
+    return lambda handler: _static_view(cache(handler), None)

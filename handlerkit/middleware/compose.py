@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ..handlers import adapt_inner
-from ..typing import Handler, Wrapper
+from ..typing import RouteHandler, Wrapper
 
 __all__ = ["compose"]
 
 
-def compose(*wrappers: Wrapper) -> Callable[[Callable[..., Any]], Handler]:
+def compose(*wrappers: Wrapper) -> Callable[[Callable[..., Any]], RouteHandler]:
     """Join *wrappers* into one wrapper: ``compose(a, b, c)(h) == a(b(c(h)))``.
 
     The first wrapper listed is the outermost: it sees the request first and
@@ -39,7 +39,7 @@ def compose(*wrappers: Wrapper) -> Callable[[Callable[..., Any]], Handler]:
             raise TypeError(f"compose() argument {position + 1} is not a wrapper: {wrapper!r}")
     chain = tuple(reversed(wrappers))
 
-    def composed(handler: Callable[..., Any]) -> Handler:
+    def composed(handler: Callable[..., Any]) -> RouteHandler:
         if not chain:
             return handler  # compose() is the identity
         result: Any = adapt_inner(handler)

@@ -37,6 +37,7 @@ from werkzeug.http import parse_date, parse_etags, unquote_etag
 from werkzeug.wrappers import Response
 
 from ..context import RouteContext
+from ..direct import respond
 from ..errors import ApiError
 from ..handlers import adapt_inner, mark_wrapper
 from ..response import NextResponse
@@ -185,8 +186,8 @@ def with_conditional(handler: Callable[..., Any] | None = None, /, *, etag: bool
 
         @functools.wraps(inner)
         def wrapped(request: Any, context: RouteContext | None = None) -> Any:
-            if context is None:
-                context = RouteContext()
+            if context is None:  # called directly: answer as the App would
+                return respond(wrapped, request)
             response = call(request, context)
             if request.method not in ("GET", "HEAD"):
                 return response

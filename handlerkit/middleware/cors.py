@@ -1,4 +1,4 @@
-"""with_cors: the CORS policy of a handler, and the App hook that answers its preflights."""
+"""with_cors: the CORS policy of a handler, and its answer to preflights."""
 
 from __future__ import annotations
 
@@ -12,22 +12,22 @@ from werkzeug.wrappers import Response
 
 from ..boundary import exception_response
 from ..context import RouteContext
-from ..handlers import adapt_inner, is_layer, mark_wrapper, wrapper_chain
+from ..direct import respond
+from ..handlers import adapt_inner, mark_wrapper, wrapper_chain
 from ..response import NextResponse, header_value, set_headers
-from ..typing import Handler
+from ..routing.resolve import is_preflight
+from ..typing import RouteHandler
 
-__all__ = ["MAX_AGE_CAP", "CorsPolicy", "find_policy", "install_cors", "with_cors"]
+__all__ = ["MAX_AGE_CAP", "CorsPolicy", "find_policy", "with_cors"]
 
 #: Browsers cap preflight caching anyway (Chromium: 2 hours); so does handlerkit.
 MAX_AGE_CAP = 7200
-
-#: Methods a preflight may ask for when neither ``methods=`` nor a route says otherwise.
-DEFAULT_METHODS = ("GET", "HEAD", "POST")
 
 #: Request headers allowed by default: JSON bodies and bearer tokens.
 DEFAULT_HEADERS = ("Authorization", "Content-Type")
 
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#\s]+", re.I)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _PREFLIGHT_VARY = ("Access-Control-Request-Method", "Access-Control-Request-Headers")
 
 
@@ -39,7 +39,8 @@ class CorsPolicy:
         any_origin: ``origins="*"``: every origin, answered with ``*`` (no credentials).
         origins: Exact origins allowed (``"https://app.example.com"``).
         patterns: Compiled patterns an origin must match in full.
-        methods: Methods a preflight may ask for; ``None`` for the route's own.
+        methods: Methods a preflight may ask for; ``None`` for the one whose
+            chain holds this policy (the method the preflight asks about).
         headers: Allowed request headers, lower-cased name -> spelling to echo.
         expose_headers: Response headers scripts may read.
         credentials: Whether to send ``Access-Control-Allow-Credentials: true``.
@@ -91,38 +92,39 @@ class CorsPolicy:
         return response
 
     def preflight(
-        self,
-        origin: str | None,
-        method: str | None,
-        request_headers: str | None,
-        methods: Iterable[str],
-        allow: str | None = None,
+        self, origin: str | None, method: str | None, request_headers: str | None
     ) -> NextResponse:
-        """Answer a preflight: 204 with ``Allow``, plus CORS headers when what is asked is allowed.
+        """Answer a preflight: a 204, with the CORS headers when what is asked is allowed.
+
+        Without ``methods=``, the method asked about is allowed: in an App this
+        policy answers only preflights about the methods whose chain holds it.
 
         Args:
             origin: The ``Origin`` header.
             method: The ``Access-Control-Request-Method`` header.
             request_headers: The ``Access-Control-Request-Headers`` header.
-            methods: The methods to allow when the policy has no ``methods=``.
-            allow: The ``Allow`` header value; defaults to *methods* plus OPTIONS.
 
         Returns:
             A 204. A refused origin or method gets no ``Access-Control-Allow-*``
             header at all; requested headers are echoed only when allowlisted.
         """
-        allowed_methods = self.methods if self.methods is not None else tuple(methods)
         response = NextResponse(None, 204)
-        response.headers["Allow"] = allow or ", ".join(sorted({*allowed_methods, "OPTIONS"}))
         names = _PREFLIGHT_VARY if self.any_origin else ("Origin", *_PREFLIGHT_VARY)
         set_headers(response.headers, _vary_items(response.headers, names))
-        if not self.allows_origin(origin) or method not in allowed_methods:
+        if (
+            not self.allows_origin(origin)
+            or method is None
+            or not _TOKEN.fullmatch(method)
+            or (self.methods is not None and method not in self.methods)
+        ):
             return response
         headers = response.headers
         headers["Access-Control-Allow-Origin"] = "*" if self.any_origin else origin
         if self.credentials:
             headers["Access-Control-Allow-Credentials"] = "true"
-        headers["Access-Control-Allow-Methods"] = ", ".join(allowed_methods)
+        headers["Access-Control-Allow-Methods"] = (
+            ", ".join(self.methods) if self.methods is not None else method
+        )
         echoed = []
         for name in (request_headers or "").split(","):
             spelling = self.headers.get(name.strip().lower())
@@ -147,14 +149,6 @@ def _vary_items(headers: Any, names: Iterable[str]) -> list[tuple[str, str]]:
     if missing:
         return [("Vary", ", ".join([current, *missing]))]
     return []
-
-
-def _is_preflight(request: Any) -> bool:
-    return (
-        request.method == "OPTIONS"
-        and "Origin" in request.headers
-        and "Access-Control-Request-Method" in request.headers
-    )
 
 
 def _policy(
@@ -209,7 +203,7 @@ def _policy(
 
 
 @overload
-def with_cors(handler: Callable[..., Any]) -> Handler: ...
+def with_cors(handler: Callable[..., Any]) -> RouteHandler: ...
 
 
 @overload
@@ -222,7 +216,7 @@ def with_cors(
     expose_headers: Iterable[str] = (),
     credentials: bool = False,
     max_age: int | None = 600,
-) -> Callable[[Callable[..., Any]], Handler]: ...
+) -> Callable[[Callable[..., Any]], RouteHandler]: ...
 
 
 def with_cors(
@@ -247,15 +241,18 @@ def with_cors(
     - A refused origin gets no ``Access-Control-Allow-*`` header.
     - ``Vary: Origin`` is sent whenever the answer depends on ``Origin``.
     - Error responses (an ``ApiError`` raised inside) carry the CORS headers too.
-    - Preflights are answered here when this wrapper sees them, and by the App
-      before any wrapper runs (so never by ``with_auth`` or the handler),
-      whatever the compose order and whether or not the route exports OPTIONS.
+    - Preflights are answered from this policy before any layer runs (never by
+      ``with_auth`` or the handler), when the preflight asks about a method
+      whose chain holds it, also when the route exports OPTIONS.
+    - Actual requests run the chain as listed. Layers listed before
+      ``with_cors`` answer without CORS headers (a 401 the page cannot read),
+      so list ``with_cors`` first; ``handlerkit check`` warns otherwise.
 
     Args:
         handler: The handler; omit it to configure.
         origins: ``"*"`` (default), or exact origins and compiled patterns.
-        methods: Methods a preflight may ask for; by default the route's own
-            (``GET, HEAD, POST`` when called outside an App).
+        methods: Methods a preflight may ask for; by default the method of the
+            chain it wraps (the one a preflight asks about).
         headers: Request headers a preflight may ask for; only these are echoed.
         expose_headers: Response headers scripts may read.
         credentials: Send ``Access-Control-Allow-Credentials: true`` (cookies).
@@ -272,62 +269,38 @@ def with_cors(
     return _wrap(handler, policy=policy)
 
 
-def _wrap(handler: Callable[..., Any], *, policy: CorsPolicy) -> Handler:
+def _wrap(handler: Callable[..., Any], *, policy: CorsPolicy) -> RouteHandler:
     inner = adapt_inner(handler)
-    default_methods = policy.methods or DEFAULT_METHODS
 
     @functools.wraps(handler)
     def wrapped(request: Any, context: RouteContext | None = None) -> Any:
-        if context is None:
-            context = RouteContext()
-        origin = request.environ.get("HTTP_ORIGIN")
-        if _is_preflight(request):
+        if context is None:  # called directly: answer as the App would
+            return respond(wrapped, request)
+        environ = request.environ
+        origin = environ.get("HTTP_ORIGIN")
+        if is_preflight(environ):
             return policy.preflight(
                 origin,
-                request.headers.get("Access-Control-Request-Method"),
-                request.headers.get("Access-Control-Request-Headers"),
-                default_methods,
+                environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"],
+                environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
             )
-        return _decorated(inner, request, context, policy, origin)
+        try:
+            response = inner(request, context)
+        except Exception as exc:
+            # Errors need the CORS headers too, or the browser hides the status
+            # from the page; the one mapping keeps their JSON shape.
+            mapped = exception_response(exc, environ)
+            if mapped is None:
+                raise
+            response = mapped
+        if isinstance(response, Response):
+            policy.decorate(origin, response)
+        return response
 
     return mark_wrapper(wrapped, "with_cors", policy=policy)
 
 
-def _decorated(
-    handler: Callable[..., Any],
-    request: Any,
-    context: RouteContext,
-    policy: CorsPolicy,
-    origin: str | None,
-) -> Any:
-    try:
-        response = handler(request, context)
-    except Exception as exc:
-        # Errors need the CORS headers too, or the browser hides the status
-        # from the page; the one mapping keeps their JSON shape.
-        mapped = exception_response(exc, request.environ)
-        if mapped is None:
-            raise
-        response = mapped
-    if isinstance(response, Response):
-        # PERF: a with_cors layer fronted by the App (it is not the outermost
-        # layer) would decorate the same response twice; the mark skips the
-        # second pass when nothing replaced the response in between (with
-        # set_headers, with_cors went from 20.2 to 9.6 µs: benchmarks/wrappers.py,
-        # in benchmarks/results/2026-11-21.md).
-        # getattr, not response.__dict__: reading __dict__ makes Python 3.11
-        # move the object's attributes into a slower dict (see app._call_route).
-        if (
-            getattr(response, "_hk_cors_policy", None) is not policy
-            or getattr(response, "_hk_cors_origin", None) != origin
-        ):
-            policy.decorate(origin, response)
-            response._hk_cors_policy = policy  # type: ignore[attr-defined]
-            response._hk_cors_origin = origin  # type: ignore[attr-defined]
-    return response
-
-
-# ------------------------------------------------------------------ App hook
+# ------------------------------------------------------------------ tools
 
 
 def find_policy(handler: Callable[..., Any]) -> CorsPolicy | None:
@@ -336,92 +309,3 @@ def find_policy(handler: Callable[..., Any]) -> CorsPolicy | None:
         if label.get("name") == "with_cors" and isinstance(label.get("policy"), CorsPolicy):
             return label["policy"]  # type: ignore[no-any-return]
     return None
-
-
-def install_cors(route: Any) -> None:
-    """Plug a route's CORS policy into the App, once, at startup.
-
-    For a route with a ``with_cors`` layer anywhere in a handler's chain:
-
-    - ``route.extra["options"]`` answers the automatic OPTIONS: preflights get
-      the policy's answer, before any wrapper or handler runs;
-    - an exported ``OPTIONS`` handler is fronted so preflights still never reach it;
-    - a handler whose ``with_cors`` layer is not the outermost is fronted by a
-      thin layer that adds the CORS headers to whatever the outer layers
-      answer (a 401 from ``with_auth`` listed before ``with_cors``, say).
-
-    Routes without ``with_cors`` are left untouched.
-    """
-    policies: dict[str, CorsPolicy] = {}
-    for method, handler in route.handlers.items():
-        policy = find_policy(handler)
-        if policy is not None:
-            policies[method] = policy
-    if not policies:
-        return
-    if "GET" in policies and "HEAD" not in route.handlers:
-        policies["HEAD"] = policies["GET"]
-    fallback = policies.get("GET") or next(iter(policies.values()))
-    # Each policy advertises only the methods it governs, never another policy's.
-    methods_of = {
-        id(policy): tuple(m for m in sorted(policies) if m != "OPTIONS" and policies[m] is policy)
-        for policy in policies.values()
-    }
-    allow = route.allow
-
-    def answer_preflight(environ: dict[str, Any]) -> NextResponse:
-        method = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
-        policy = policies.get(method or "")
-        if policy is None:
-            # No policy governs the requested method: refuse (no Access-Control-Allow-*).
-            return fallback.preflight(
-                environ.get("HTTP_ORIGIN"), None, None, methods_of[id(fallback)], allow
-            )
-        return policy.preflight(
-            environ.get("HTTP_ORIGIN"),
-            method,
-            environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
-            methods_of[id(policy)],
-            allow,
-        )
-
-    def options(environ: dict[str, Any], route: Any) -> NextResponse:
-        if "HTTP_ORIGIN" in environ and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
-            return answer_preflight(environ)
-        response = NextResponse(None, 204)
-        response.headers["Allow"] = allow
-        policy = policies.get("OPTIONS", fallback)
-        return policy.decorate(environ.get("HTTP_ORIGIN"), response)  # type: ignore[return-value]
-
-    route.extra["options"] = options
-    route.extra["cors"] = policies
-    for method, handler in list(route.handlers.items()):
-        if method == "OPTIONS":
-            route.handlers[method] = _front_options(handler, answer_preflight)
-            continue
-        policy = policies.get(method)
-        if policy is None:
-            continue
-        chain = wrapper_chain(handler)
-        if chain and chain[0].get("name") == "with_cors" and is_layer(handler):
-            continue  # with_cors is already the outermost layer
-        route.handlers[method] = _front(handler, policy)
-
-
-def _front(handler: Callable[..., Any], policy: CorsPolicy) -> Handler:
-    @functools.wraps(handler)
-    def cors_front(request: Any, context: RouteContext) -> Any:
-        return _decorated(handler, request, context, policy, request.environ.get("HTTP_ORIGIN"))
-
-    # Labelled so route listings show what the App added (and name it plainly).
-    return mark_wrapper(cors_front, "cors_front", policy=policy)
-
-
-def _front_options(handler: Callable[..., Any], answer: Callable[[dict[str, Any]], Any]) -> Handler:
-    @functools.wraps(handler)
-    def cors_preflight(request: Any, context: RouteContext) -> Any:
-        if _is_preflight(request):
-            return answer(request.environ)
-        return handler(request, context)
-
-    return mark_wrapper(cors_preflight, "cors_preflight")

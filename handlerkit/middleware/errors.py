@@ -19,8 +19,9 @@ from ..boundary import (
     validation_error,
 )
 from ..context import RouteContext
+from ..direct import respond
 from ..handlers import adapt_inner, mark_wrapper
-from ..typing import Handler
+from ..typing import RouteHandler
 
 __all__ = [
     "exception_response",
@@ -33,11 +34,11 @@ __all__ = [
 
 
 @overload
-def with_error_handling(handler: Callable[..., Any]) -> Handler: ...
+def with_error_handling(handler: Callable[..., Any]) -> RouteHandler: ...
 
 
 @overload
-def with_error_handling(handler: None = None) -> Callable[[Callable[..., Any]], Handler]: ...
+def with_error_handling(handler: None = None) -> Callable[[Callable[..., Any]], RouteHandler]: ...
 
 
 def with_error_handling(handler: Callable[..., Any] | None = None) -> Any:
@@ -64,8 +65,8 @@ def with_error_handling(handler: Callable[..., Any] | None = None) -> Any:
 
     @functools.wraps(handler)
     def wrapped(request: Any, context: RouteContext | None = None) -> Any:
-        if context is None:
-            context = RouteContext()
+        if context is None:  # called directly: answer as the App would
+            return respond(wrapped, request)
         try:
             return inner(request, context)
         except Exception as exc:  # noqa: BLE001 - mapped below; unknown ones become a logged 500

@@ -29,11 +29,12 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, overload
 
 from ..context import RouteContext
+from ..direct import respond
 from ..errors import ApiError
 from ..handlers import adapt_inner, mark_wrapper
 from ..response import NextResponse
 from ..stores import Store, StoreError, resolve_store
-from ..typing import Handler, Wrapper
+from ..typing import RouteHandler
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Response
@@ -184,7 +185,7 @@ def _error(status: int, code: str, message: str, **headers: str) -> ApiError:
 
 
 @overload
-def with_idempotency(handler: Callable[..., Any], /) -> Handler: ...
+def with_idempotency(handler: Callable[..., Any], /) -> RouteHandler: ...
 
 
 @overload
@@ -199,7 +200,7 @@ def with_idempotency(
     lock_ttl: float = ...,
     scope: ScopeFunc | None = ...,
     header: str = ...,
-) -> Wrapper: ...
+) -> Callable[[Callable[..., Any]], RouteHandler]: ...
 
 
 def with_idempotency(
@@ -213,7 +214,7 @@ def with_idempotency(
     lock_ttl: float = 60,
     scope: ScopeFunc | None = None,
     header: str = "Idempotency-Key",
-) -> Handler | Wrapper:
+) -> RouteHandler | Callable[[Callable[..., Any]], RouteHandler]:
     """Run each keyed POST/PATCH once and replay its stored answer to repeats.
 
     Place it inside ``with_auth`` (so the key is scoped to the user) and
@@ -271,13 +272,13 @@ def with_idempotency(
     scope_of = scope or default_scope
     environ_key = "HTTP_" + header.upper().replace("-", "_")
 
-    def decorate(inner: Callable[..., Any]) -> Handler:
+    def decorate(inner: Callable[..., Any]) -> RouteHandler:
         call = adapt_inner(inner)
 
         @functools.wraps(inner)
         def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
-            if context is None:
-                context = RouteContext()
+            if context is None:  # called directly: answer as the App would
+                return respond(wrapped, request)
             if request.method not in applies:
                 return call(request, context)
             raw = request.environ.get(environ_key)

@@ -17,9 +17,10 @@ from werkzeug.wrappers import Response
 
 from ..boundary import REQUEST_ID_KEY, exception_response, request_id_for
 from ..context import RouteContext
+from ..direct import respond
 from ..handlers import adapt_inner, mark_wrapper
 from ..response import set_headers
-from ..typing import Handler
+from ..typing import RouteHandler
 
 __all__ = ["ACCESS_LOGGER", "REDACTED_PARAMS", "with_logging"]
 
@@ -71,7 +72,7 @@ def _query(raw: bytes, redacted: frozenset[str]) -> str | None:
 
 
 @overload
-def with_logging(handler: Callable[..., Any]) -> Handler: ...
+def with_logging(handler: Callable[..., Any]) -> RouteHandler: ...
 
 
 @overload
@@ -81,7 +82,7 @@ def with_logging(
     logger: logging.Logger | str = ACCESS_LOGGER,
     level: int = logging.INFO,
     redact: Iterable[str] = (),
-) -> Callable[[Callable[..., Any]], Handler]: ...
+) -> Callable[[Callable[..., Any]], RouteHandler]: ...
 
 
 def with_logging(
@@ -131,7 +132,7 @@ def _wrap(
     log: logging.Logger,
     level: int,
     redacted: frozenset[str],
-) -> Handler:
+) -> RouteHandler:
     inner = adapt_inner(handler)
     direct = isinstance(log, logging.Logger)
 
@@ -169,8 +170,8 @@ def _wrap(
 
     @functools.wraps(handler)
     def wrapped(request: Any, context: RouteContext | None = None) -> Any:
-        if context is None:
-            context = RouteContext()
+        if context is None:  # called directly: answer as the App would
+            return respond(wrapped, request)
         rid = request_id_for(request.environ, context)
         context.state.request_id = rid
         request.environ[REQUEST_ID_KEY] = rid  # for errors after the headers went out

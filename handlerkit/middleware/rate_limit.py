@@ -29,11 +29,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..context import RouteContext
+from ..direct import respond
 from ..errors import ApiError
 from ..handlers import adapt_inner, mark_wrapper
 from ..response import set_headers
 from ..stores import FORKS, check_redis_url, redact_url
-from ..typing import Handler
+from ..typing import RouteHandler
 
 if TYPE_CHECKING:
     from limits import RateLimitItem
@@ -273,7 +274,7 @@ class _Limiter:
 
 
 @overload
-def with_rate_limit(handler: Callable[..., Any], /) -> Handler: ...
+def with_rate_limit(handler: Callable[..., Any], /) -> RouteHandler: ...
 
 
 @overload
@@ -288,7 +289,7 @@ def with_rate_limit(
     storage: str = ...,
     on_storage_error: Literal["open", "closed"] = ...,
     socket_timeout: float = ...,
-) -> Callable[[Callable[..., Any]], Handler]: ...
+) -> Callable[[Callable[..., Any]], RouteHandler]: ...
 
 
 def with_rate_limit(
@@ -302,7 +303,7 @@ def with_rate_limit(
     storage: str = "memory://",
     on_storage_error: Literal["open", "closed"] = "open",
     socket_timeout: float = 0.1,
-) -> Handler | Callable[[Callable[..., Any]], Handler]:
+) -> RouteHandler | Callable[[Callable[..., Any]], RouteHandler]:
     """Allow *limit* requests per *window* seconds per key; answer the excess with 429.
 
     Works bare (``@with_rate_limit``: 60 requests per minute per client IP and
@@ -355,13 +356,13 @@ def with_rate_limit(
     holder = _Limiter(storage, strategy, socket_timeout, limit, window)
     limit_header = str(limit)
 
-    def decorate(inner: Callable[..., Any]) -> Handler:
+    def decorate(inner: Callable[..., Any]) -> RouteHandler:
         call = adapt_inner(inner)
 
         @functools.wraps(inner)
         def wrapped(request: NextRequest, context: RouteContext | None = None) -> Any:
-            if context is None:
-                context = RouteContext()
+            if context is None:  # called directly: answer as the App would
+                return respond(wrapped, request)
             bucket = key_func(request, context)
             if not isinstance(bucket, str):
                 bucket = str(bucket)

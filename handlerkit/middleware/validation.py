@@ -11,9 +11,10 @@ from typing import Any, cast, overload
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 from ..context import RouteContext
+from ..direct import respond
 from ..errors import ApiError
 from ..handlers import adapt_inner, mark_wrapper
-from ..typing import Handler
+from ..typing import RouteHandler
 from .errors import validation_error
 
 __all__ = ["is_json_mimetype", "with_validation"]
@@ -88,7 +89,7 @@ def _load(schema: Schema, data: Any, unknown: str | None, where: str) -> Any:
 
 
 @overload
-def with_validation(handler: Callable[..., Any]) -> Handler: ...
+def with_validation(handler: Callable[..., Any]) -> RouteHandler: ...
 
 
 @overload
@@ -98,7 +99,7 @@ def with_validation(
     body: SchemaArg | None = None,
     query: SchemaArg | None = None,
     unknown: str | None = None,
-) -> Callable[[Callable[..., Any]], Handler]: ...
+) -> Callable[[Callable[..., Any]], RouteHandler]: ...
 
 
 def with_validation(
@@ -148,13 +149,13 @@ def with_validation(
     query_schema = _resolve(query, unknown, "query")
     list_keys = _list_keys(query_schema) if query_schema is not None else frozenset()
 
-    def wrap(target: Callable[..., Any]) -> Handler:
+    def wrap(target: Callable[..., Any]) -> RouteHandler:
         inner = adapt_inner(target)
 
         @functools.wraps(target)
         def wrapped(request: Any, context: RouteContext | None = None) -> Any:
-            if context is None:
-                context = RouteContext()
+            if context is None:  # called directly: answer as the App would
+                return respond(wrapped, request)
             if query_schema is not None:
                 args = request.args
                 data = {

@@ -19,13 +19,14 @@ compares them with the full walk.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from ..errors import ApiError
-from ..handlers import METHODS
+from ..handlers import METHODS, wrapper_chain
 from ..request import host_is_trusted, hostname_of, request_host
 from ..response import NextResponse, error_response
 from .tree import Route, RouteTable
@@ -38,9 +39,16 @@ __all__ = [
     "Refusal",
     "Resolver",
     "decode_wsgi",
+    "answer_preflight",
+    "chain_policy",
+    "is_preflight",
     "method_not_allowed",
+    "preflight_targets",
     "select_handler",
+    "warn_if_cors_late",
 ]
+
+logger = logging.getLogger("handlerkit")
 
 #: A param value longer than this many characters gets 400.
 MAX_PARAM_LENGTH = 1024
@@ -287,14 +295,112 @@ class Resolver:
         )
 
 
-def select_handler(route: Route, method: str) -> tuple[Any, str]:
+def is_preflight(environ: dict[str, Any]) -> bool:
+    """Return whether the request is a CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``."""
+    return (
+        environ.get("REQUEST_METHOD") == "OPTIONS"
+        and "HTTP_ORIGIN" in environ
+        and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+    )
+
+
+def preflight_targets(route: Route) -> dict[str, Any]:
+    """Return the CORS policies that answer *route*'s preflights, by the method asked about.
+
+    A method's policy is that of the outermost ``with_cors`` layer in its chain;
+    HEAD falls back to GET's. Called once, at startup, on the handlers the App calls.
+    """
+    targets = {}
+    for method, handler in route.handlers.items():
+        policy = chain_policy(handler) if method != "OPTIONS" else None
+        if policy is not None:
+            targets[method] = policy
+    if "GET" in targets and "HEAD" not in route.handlers:
+        targets["HEAD"] = targets["GET"]
+    return targets
+
+
+def chain_policy(handler: Any) -> Any:
+    """Return the CORS policy of the outermost ``with_cors`` layer in *handler*'s chain, or ``None``."""
+    for label in wrapper_chain(handler):
+        if label.get("name") == "with_cors" and label.get("policy") is not None:
+            return label["policy"]
+    return None
+
+
+def answer_preflight(policy: Any, environ: dict[str, Any], allow: str | None = None) -> Any:
+    """Return *policy*'s answer to the preflight in *environ*: a 204, with ``Allow`` when given."""
+    response = policy.preflight(
+        environ.get("HTTP_ORIGIN"),
+        environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+        environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+    )
+    if allow is not None:
+        response.headers["Allow"] = allow
+    return response
+
+
+#: handlerkit layers that refuse or answer requests themselves: listed before
+#: ``with_cors``, they see its preflights and answer without CORS headers.
+#: (``with_logging`` and ``with_error_handling`` may sit outside it.)
+CORS_LATE_LAYERS = frozenset(
+    {
+        "with_auth",
+        "with_cache",
+        "with_conditional",
+        "with_idempotency",
+        "with_rate_limit",
+        "with_validation",
+        "with_webhook_signature",
+    }
+)
+
+
+def warn_if_cors_late(route: Route) -> None:
+    """Warn (at startup) about each handlerkit layer listed before ``with_cors`` that can refuse or answer.
+
+    Such a layer runs first, so its own answers (a 401, a 429, a 422) carry no
+    CORS headers and a browser hides their status from the page. Preflights are
+    not the problem: the App answers them from the policy before any layer runs.
+    The user's own wrappers are not judged.
+    """
+    for method, handler in route.handlers.items():
+        if method not in route.preflights:
+            continue
+        early = []
+        for label in wrapper_chain(handler):
+            name = label.get("name", "")
+            if name == "with_cors":
+                break
+            if name in CORS_LATE_LAYERS:
+                early.append(name)
+        if early:
+            logger.warning(
+                "%s %s in %s: %s is listed before with_cors, so its refusals carry no "
+                "CORS headers and browsers hide them from the page; list with_cors first",
+                method,
+                route.pattern,
+                route.source,
+                ", ".join(early),
+            )
+
+
+def select_handler(
+    route: Route, method: str, environ: dict[str, Any] | None = None
+) -> tuple[Any, str]:
     """Return the handler that answers *method* on *route* and how it was chosen.
 
     The outcome is ``"handler"`` (the route exports it), ``"head_via_get"``
-    (HEAD runs GET), ``"automatic_options"`` (OPTIONS without an export: the
-    handler is ``None``, see the App's ``_options``) or ``"method_not_allowed"``
-    (``None``; the 405 with ``route.allow``).
+    (HEAD runs GET), ``"cors_preflight"`` (a preflight, given *environ*, about a
+    method whose chain holds ``with_cors``: the handler is that layer's policy,
+    which answers before any layer runs, see :func:`answer_preflight`), ``"automatic_options"``
+    (OPTIONS without an export: the handler is ``None``, see the App's
+    ``_options``) or ``"method_not_allowed"`` (``None``; the 405 with ``route.allow``).
     """
+    if method == "OPTIONS" and route.preflights and environ is not None and is_preflight(environ):
+        target = route.preflights.get(environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"])
+        if target is not None:
+            return target, "cors_preflight"
     handler = route.handlers.get(method)
     if handler is not None:
         return handler, "handler"

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
-from handlerkit import App, NextRequest, NextResponse, Router, with_cors, with_rate_limit
+from handlerkit import App, NextRequest, NextResponse, RouteContext, Router, with_cors, with_rate_limit
 from handlerkit.errors import RouteDefinitionError
 from handlerkit.handlers import wrapper_chain
 from handlerkit.middleware.errors import http_exception_response
@@ -111,10 +111,15 @@ def test_star_with_listed_origins_is_a_configuration_error() -> None:
 
 def test_a_non_response_result_passes_through_cors_untouched() -> None:
     handler = with_cors(lambda: "not a response", origins=["https://a.example"])
-    assert handler(NextRequest("/x", headers={"Origin": "https://a.example"})) == "not a response"
+    request = NextRequest("/x", headers={"Origin": "https://a.example"})
+    # Inside a chain it is passed on, for the App to report as a 500 ...
+    assert handler(request, RouteContext()) == "not a response"
+    # ... and called directly it is reported at once, as the App would.
+    with pytest.raises(TypeError, match="for GET /x: it returned a str; return a NextResponse"):
+        handler(request)
 
 
-def test_outermost_with_cors_is_not_fronted_again(make_app) -> None:  # type: ignore[no-untyped-def]
+def test_an_outermost_with_cors_is_left_as_listed(make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app(
         {
             "x/route.py": """
@@ -162,10 +167,8 @@ def test_an_exported_options_answers_non_preflight_requests(make_app) -> None:  
 
 def test_non_string_keys_and_non_response_results() -> None:
     handler = with_rate_limit(lambda: "plain text", limit=1, key=lambda request, context: 42)
-    assert handler(NextRequest("/x")) == "plain text"  # nothing to put headers on
-    with pytest.raises(Exception) as info:
-        handler(NextRequest("/x"))
-    assert getattr(info.value, "status", None) == 429  # the int key 42 named one bucket
+    assert handler(NextRequest("/x"), RouteContext()) == "plain text"  # nothing to put headers on
+    assert handler(NextRequest("/x")).status_code == 429  # the int key 42 named one bucket
 
 
 def test_a_limiter_built_by_another_thread_is_reused() -> None:

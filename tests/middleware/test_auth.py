@@ -241,8 +241,9 @@ def test_the_secret_defaults_to_the_requests_secret_key() -> None:
     assert_401(call(handler, bearer(token), secret_key="other-key")[0])
 
 
-def test_a_cors_preflight_passes_through_to_an_inner_with_cors() -> None:
+def test_a_preflight_is_answered_before_the_chain_and_with_auth_never_special_cases_it() -> None:
     from handlerkit import with_cors
+    from handlerkit.testing import respond
 
     seen: list[str] = []
 
@@ -254,14 +255,14 @@ def test_a_cors_preflight_passes_through_to_an_inner_with_cors() -> None:
         with_cors(origins=["https://app.example"], methods=["DELETE"])(options)
     )
     preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
-    response, context = call(handler, preflight, method="OPTIONS")
-    # with_cors answers the preflight itself: the handler never runs.
+    # As the App does: the chain's policy answers, no layer runs.
+    response = respond(handler, NextRequest("/me", method="OPTIONS", headers=preflight))
     assert response.status_code == 204 and seen == []
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
-    assert not hasattr(context.state, "user")
-    # An OPTIONS that is not a preflight still needs a token.
-    assert_401(call(handler, {"Origin": "https://app.example"}, method="OPTIONS")[0])
-    # So does a GET that merely carries the preflight headers.
+    # Run as listed (a context given), with_auth is first and refuses it.
+    assert_401(call(handler, preflight, method="OPTIONS")[0])
+    # An OPTIONS that is not a preflight needs a token, as does a GET with the preflight headers.
+    assert_401(respond(handler, NextRequest("/me", method="OPTIONS", headers={"Origin": "https://app.example"})))
     assert_401(call(with_auth(secret_key=KEY)(whoami), preflight)[0])
 
 

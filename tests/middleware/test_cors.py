@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import re
 
 import pytest
@@ -212,10 +214,15 @@ def test_i2_a_preflight_from_a_refused_origin_gets_no_allow_headers() -> None:
     assert "Access-Control-Max-Age" not in response.headers
 
 
-def test_default_methods_outside_an_app_are_the_simple_ones() -> None:
+def test_without_methods_the_method_asked_about_is_allowed() -> None:
+    # A policy answers only preflights about the methods whose chain holds it.
     handler = with_cors(hello)
-    assert preflight(handler, method="POST").headers["Access-Control-Allow-Methods"] == "GET, HEAD, POST"
-    assert allow_headers(preflight(handler, method="DELETE")) == {}
+    assert preflight(handler, method="POST").headers["Access-Control-Allow-Methods"] == "POST"
+    assert preflight(handler, method="DELETE").headers["Access-Control-Allow-Methods"] == "DELETE"
+    # A value that is not a method token is refused, never echoed.
+    assert allow_headers(preflight(handler, method="GET, evil")) == {}
+    assert allow_headers(with_cors(methods=["GET"])(hello) and preflight(
+        with_cors(methods=["GET"])(hello), method="DELETE")) == {}
 
 
 def test_the_policy_is_found_along_the_wrapped_chain() -> None:
@@ -287,12 +294,16 @@ def test_i3_preflight_to_an_auth_route_is_answered_before_auth_whatever_the_orde
     assert "WWW-Authenticate" not in response.headers
 
 
-def test_app_preflight_uses_the_routes_methods_by_default(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_app_preflight_allows_the_method_whose_chain_holds_the_policy(make_client) -> None:  # type: ignore[no-untyped-def]
     client = make_client(ROUTES, secret_key="k")
     response = client.options("/auth-outside", headers={**PREFLIGHT, "Access-Control-Request-Method": "DELETE"})
-    assert response.headers["Access-Control-Allow-Methods"] == "DELETE, GET, HEAD"
+    assert response.headers["Access-Control-Allow-Methods"] == "DELETE"
+    assert response.headers["Allow"] == "DELETE, GET, HEAD, OPTIONS"
+    # HEAD asks GET's chain; PUT has no chain: the automatic OPTIONS, no CORS headers.
+    response = client.options("/auth-outside", headers={**PREFLIGHT, "Access-Control-Request-Method": "HEAD"})
+    assert response.headers["Access-Control-Allow-Methods"] == "HEAD"
     response = client.options("/auth-outside", headers={**PREFLIGHT, "Access-Control-Request-Method": "PUT"})
-    assert allow_headers(response) == {}
+    assert response.status_code == 204 and allow_headers(response) == {}
 
 
 def test_preflight_never_reaches_an_exported_options_handler(make_client) -> None:  # type: ignore[no-untyped-def]
@@ -303,16 +314,27 @@ def test_preflight_never_reaches_an_exported_options_handler(make_client) -> Non
     assert response.headers["Access-Control-Allow-Methods"] == "GET, PATCH"
 
 
-def test_errors_from_layers_outside_with_cors_carry_cors_headers(make_client) -> None:  # type: ignore[no-untyped-def]
-    client = make_client(ROUTES, secret_key="k")
+def test_layers_outside_with_cors_answer_as_listed_and_startup_warns(make_client, caplog) -> None:  # type: ignore[no-untyped-def]
+    # First listed = outermost, always: with_auth's 401 is answered before with_cors
+    # runs, so it carries no CORS headers, and the App says so at startup.
+    with caplog.at_level(logging.WARNING, logger="handlerkit"):
+        client = make_client(ROUTES, secret_key="k")
+    warned = [r.getMessage() for r in caplog.records if "listed before with_cors" in r.getMessage()]
+    assert sorted(w.split(" in ")[0] for w in warned) == [
+        "DELETE /auth-outside",
+        "GET /auth-outside",
+        "PATCH /exports-options",
+    ]
+    assert all("with_auth is listed before with_cors" in w for w in warned)
     response = client.get("/auth-outside", headers={"Origin": APP_ORIGIN})
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
+    assert allow_headers(response) == {}
+    # Listed first, with_cors decorates the 401 too.
+    response = client.get("/auth-inside", headers={"Origin": APP_ORIGIN})
+    assert response.status_code == 401
     assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
-    assert response.headers["Access-Control-Allow-Credentials"] == "true"
     assert "origin" in vary(response)
-    refused = client.get("/auth-outside", headers={"Origin": EVIL})
-    assert refused.status_code == 401 and allow_headers(refused) == {}
 
 
 def test_actual_requests_through_the_app(make_client) -> None:  # type: ignore[no-untyped-def]
@@ -326,7 +348,7 @@ def test_actual_requests_through_the_app(make_client) -> None:  # type: ignore[n
         assert head.status_code == 200 and head.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
 
 
-def test_a_fronted_with_cors_decorates_once_and_again_when_the_response_is_replaced(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_an_outer_layer_that_replaces_the_response_replaces_its_cors_headers(make_client) -> None:  # type: ignore[no-untyped-def]
     routes = {
         "x/route.py": """
             import functools
@@ -348,13 +370,13 @@ def test_a_fronted_with_cors_decorates_once_and_again_when_the_response_is_repla
         """,
     }
     client = make_client(routes)
-    for query, body in (("", {"ok": True}), ("?replace=1", {"replaced": True})):
-        response = client.get("/x" + query, headers={"Origin": APP_ORIGIN})
-        assert response.json() == body
-        assert response.headers.getlist("Access-Control-Allow-Origin") == [APP_ORIGIN]
-        assert response.headers.getlist("Vary") == ["Origin"]
-    refused = client.get("/x?replace=1", headers={"Origin": EVIL})
-    assert allow_headers(refused) == {} and refused.headers.getlist("Vary") == ["Origin"]
+    response = client.get("/x", headers={"Origin": APP_ORIGIN})
+    assert response.json() == {"ok": True}
+    assert response.headers.getlist("Access-Control-Allow-Origin") == [APP_ORIGIN]
+    assert response.headers.getlist("Vary") == ["Origin"]
+    # The outer layer runs last and its answer is what is sent, as listed.
+    replaced = client.get("/x?replace=1", headers={"Origin": APP_ORIGIN})
+    assert replaced.json() == {"replaced": True} and allow_headers(replaced) == {}
 
 
 def test_a_vary_the_handler_already_set_is_kept_and_not_repeated() -> None:
@@ -388,12 +410,13 @@ def test_routes_without_cors_are_untouched(make_client) -> None:  # type: ignore
     assert allow_headers(client.get("/plain", headers={"Origin": APP_ORIGIN})) == {}
 
 
-def test_a_non_preflight_options_gets_allow_and_cors_headers(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_non_preflight_options_is_the_automatic_204(make_client) -> None:  # type: ignore[no-untyped-def]
     client = make_client(ROUTES, secret_key="k")
-    response = client.options("/auth-inside", headers={"Origin": APP_ORIGIN})
-    assert response.status_code == 204
-    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
-    assert response.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    for headers in ({"Origin": APP_ORIGIN}, {"Access-Control-Request-Method": "GET"}, {}):
+        response = client.options("/auth-inside", headers=headers)
+        assert response.status_code == 204
+        assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+        assert allow_headers(response) == {}
 
 
 def test_app_wide_cors_through_wrap(make_client) -> None:  # type: ignore[no-untyped-def]
@@ -403,19 +426,18 @@ def test_app_wide_cors_through_wrap(make_client) -> None:  # type: ignore[no-unt
     assert client.get("/plain", headers={"Origin": APP_ORIGIN}).headers["Access-Control-Allow-Origin"] == APP_ORIGIN
 
 
-def test_layers_the_app_adds_are_labelled(make_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_app_adds_no_layers(make_app) -> None:  # type: ignore[no-untyped-def]
     from handlerkit.handlers import wrapper_chain
 
     app = make_app(ROUTES, secret_key="k")
     routes = {route.pattern: route for route in app.routes}
     names = [layer["name"] for layer in wrapper_chain(routes["/auth-outside"].handlers["GET"])]
-    assert names == ["cors_front", "with_auth", "with_cors"]
+    assert names == ["with_auth", "with_cors"]
     names = [layer["name"] for layer in wrapper_chain(routes["/auth-inside"].handlers["GET"])]
-    assert names == ["with_cors", "with_auth"]  # with_cors already outermost: nothing added
-    assert wrapper_chain(routes["/exports-options"].handlers["OPTIONS"])[0]["name"] == "cors_preflight"
-    assert routes["/plain"].handlers["GET"] is routes["/plain"].exports["GET"] or not wrapper_chain(
-        routes["/plain"].handlers["GET"]
-    )
+    assert names == ["with_cors", "with_auth"]
+    assert wrapper_chain(routes["/exports-options"].handlers["OPTIONS"]) == []
+    assert set(routes["/auth-outside"].preflights) == {"GET", "HEAD", "DELETE"}
+    assert routes["/plain"].preflights == {}
 
 
 PER_METHOD = {
@@ -447,7 +469,7 @@ def test_a_preflight_advertises_only_its_own_policys_methods(make_client) -> Non
     app_get = preflight("https://app.example.com", "GET")
     assert app_get.status_code == 204
     assert app_get.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
-    assert app_get.headers["Access-Control-Allow-Methods"] == "GET, HEAD"
+    assert app_get.headers["Access-Control-Allow-Methods"] == "GET"
     admin_delete = preflight("https://admin.example.com", "DELETE")
     assert admin_delete.headers["Access-Control-Allow-Origin"] == "https://admin.example.com"
     assert admin_delete.headers["Access-Control-Allow-Methods"] == "DELETE"

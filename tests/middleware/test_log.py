@@ -179,7 +179,7 @@ def test_filters_and_disabled_loggers_still_apply(caplog: pytest.LogCaptureFixtu
         assert [r.getMessage() for r in caplog.records if r.name == "filtered.access"] == []
         assert seen[0].funcName == "with_logging" and seen[0].levelno == logging.INFO
         log.disabled = True
-        with_logging(logger=log)(lambda: ApiError(404, "nope", "No."))(NextRequest("/x"))
+        with_logging(logger=log)(lambda: ApiError(404, "nope", "No."))(NextRequest("/x"), RouteContext())
         assert len(seen) == 1
     finally:
         log.removeFilter(keep_only_errors)

@@ -1,5 +1,11 @@
 """The seed's compose example, compose(with_logging, with_auth, with_cors) on an admin users route.
 
+The layers run as listed. Preflights are answered from the with_cors policy before
+any layer runs (so the seed's order still passes them), but the seed's with_auth
+answers a missing token before with_cors runs: that 401 carries no CORS headers, the
+page cannot read it, and the App warns at startup. The strict route lists with_cors
+before with_auth, the order the warning asks for, and its refusals are readable.
+
 Checked three ways: the handler called directly, through an App, and served by
 gunicorn to real clients (requests, and headless Chromium making a real
 cross-origin fetch, preflight included).
@@ -16,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from handlerkit import NextRequest, RouteContext
-from handlerkit.testing import Client, make_app, write_app
+from handlerkit.testing import Client, make_app, respond, write_app
 from handlerkit.tokens import issue_token
 from tests.support.servers import Server, gunicorn
 
@@ -46,7 +52,7 @@ STRICT_ROUTE = """
 
     cors = with_cors(origins=[re.compile(r"http://localhost:[0-9]+")], credentials=True, max_age=86400)
 
-    @compose(with_logging, with_auth(roles=["admin"]), cors)
+    @compose(with_logging, cors, with_auth(roles=["admin"]))
     def GET(request, context):
         return NextResponse.json({"admin": context.state.user["sub"]})
 """
@@ -124,13 +130,17 @@ def test_direct_call_without_a_token_is_401_and_logged(app_dir: Path, caplog: py
     assert line["status"] == 401
 
 
-def test_direct_preflight_passes_auth_and_is_answered_by_cors(app_dir: Path) -> None:
+def test_direct_preflight_is_answered_by_cors_as_the_app_answers_it(app_dir: Path) -> None:
     get = load_seed(app_dir)
-    response = get(NextRequest("/api/admin/users", method="OPTIONS", headers=PREFLIGHT), RouteContext())
-    assert response.status_code == 204
-    assert response.headers["Access-Control-Allow-Origin"] == "*"
-    assert response.headers["Access-Control-Allow-Headers"] == "Authorization"
-    assert "GET" in response.headers["Access-Control-Allow-Methods"]
+    preflight = NextRequest("/api/admin/users", method="OPTIONS", headers=PREFLIGHT)
+    for response in (get(preflight), respond(get, preflight)):
+        assert response.status_code == 204
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.headers["Access-Control-Allow-Headers"] == "Authorization"
+        assert response.headers["Access-Control-Allow-Methods"] == "GET"
+    # With a context given, the chain runs as listed (the App never calls a chain
+    # for a preflight): the seed's with_auth, listed first, refuses it.
+    assert get(preflight, RouteContext()).status_code == 401
 
 
 # ------------------------------------------------------------ through an App
@@ -141,7 +151,7 @@ def test_app_preflight_is_204_with_cors_headers_and_no_token(client: Client) -> 
     assert response.status_code == 204
     assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    assert response.headers["Access-Control-Allow-Methods"] == "GET, HEAD"
+    assert response.headers["Access-Control-Allow-Methods"] == "GET"
     assert response.headers["Access-Control-Allow-Headers"] == "Authorization"
     assert int(response.headers["Access-Control-Max-Age"]) <= 7200
     assert response.get_data() == b""
@@ -153,9 +163,19 @@ def test_app_get_with_and_without_a_token(client: Client) -> None:
     assert ok.headers["Access-Control-Allow-Origin"] == "*" and "X-Request-ID" in ok.headers
     denied = client.get("/api/admin/users", headers={"Origin": ORIGIN})
     assert denied.status_code == 401
-    assert denied.headers["Access-Control-Allow-Origin"] == "*"  # readable by the page
+    # with_auth is listed before with_cors: its 401 is sent as it answered it.
+    assert "Access-Control-Allow-Origin" not in denied.headers
     assert denied.headers["WWW-Authenticate"] == "Bearer"
     assert "X-Request-ID" in denied.headers
+
+
+def test_the_seed_order_is_warned_about_at_startup(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="handlerkit"):
+        make_app(tmp_path / "warned", FILES, secret_key=SECRET)
+    warned = [r.getMessage() for r in caplog.records if "before with_cors" in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].startswith("GET /api/admin/users in ")
+    assert "with_auth is listed before with_cors" in warned[0]
 
 
 def test_app_strict_route_roles_and_origins(client: Client) -> None:
@@ -165,6 +185,9 @@ def test_app_strict_route_roles_and_origins(client: Client) -> None:
     forbidden = client.get("/api/strict/users", headers=user)
     assert forbidden.status_code == 403
     assert forbidden.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    anonymous = client.get("/api/strict/users", headers={"Origin": "http://localhost:3000"})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["Access-Control-Allow-Credentials"] == "true"
     evil = client.get("/api/strict/users", headers={**good, "Origin": "http://localhost.evil.com:3000"})
     assert "Access-Control-Allow-Origin" not in evil.headers
 
@@ -232,10 +255,14 @@ def test_a_real_browser_cross_origin_fetch_with_preflight(server: Server, tmp_pa
         strict = f"http://127.0.0.1:{port}/api/strict/users"
         ok = driver.execute_async_script(FETCH, seed, token())
         assert ok["status"] == 200 and [u["name"] for u in json.loads(ok["body"])] == ["Ada", "Grace"]
-        denied = driver.execute_async_script(FETCH, seed, "")
-        assert denied["status"] == 401 and json.loads(denied["body"])["error"] == "unauthorized"
+        # The seed lists with_auth before with_cors: the page cannot read its 401.
+        hidden = driver.execute_async_script(FETCH, seed, "")
+        assert "error" in hidden and "TypeError" in hidden["error"]
         allowed = driver.execute_async_script(FETCH, strict, token())
         assert allowed["status"] == 200 and json.loads(allowed["body"]) == {"admin": "ada"}
+        # with_cors listed first: the page reads the refusal.
+        denied = driver.execute_async_script(FETCH, strict, "")
+        assert denied["status"] == 401 and json.loads(denied["body"])["error"] == "unauthorized"
         # From http://127.0.0.1:PORT the strict route's allowlist refuses the origin:
         # the browser blocks the response.
         driver.get(f"http://127.0.0.1:{port}/page")
