@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 #: The methods a route may export, in the order ``Allow`` lists them after sorting.
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "QUERY", "HEAD", "OPTIONS")
 
 #: The attribute a wrapper layer carries: ``{"name": "with_auth", ...options}``.
 WRAPPER_ATTRIBUTE = "__handlerkit_wrapper__"

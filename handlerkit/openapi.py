@@ -85,7 +85,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "QUERY"})
 _BEARER = "bearerAuth"
 _PARAM_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 1024}
 _URI_TOO_LONG = (
@@ -231,6 +231,11 @@ def build_spec(
                 operations[method.lower()] = _operation(
                     route, method, segments, operation_ids, schemes
                 )
+            # OpenAPI 3.1 has no QUERY operation (3.2 adds "query"): a 3.1 document
+            # carries it as the path item's "x-query" extension.
+            query = operations.pop("query", None)
+            if query is not None:
+                extension = {**extension, "x-query": query}
             if "HEAD" in automatic and "GET" in route.exports and "HEAD" not in route.exports:
                 operations["head"] = _head(operations["get"], operation_ids)
             if "OPTIONS" in automatic and "OPTIONS" not in route.exports:

@@ -51,7 +51,8 @@ __all__ = ["is_storable", "segment_cache", "with_cache"]
 
 logger = logging.getLogger("handlerkit.cache")
 
-_CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
+#: QUERY is safe and cacheable too, keyed by its body (the IETF QUERY draft).
+_CACHEABLE_METHODS = frozenset({"GET", "HEAD", "QUERY"})
 _PRIVATE_REQUEST_HEADERS = ("authorization", "cookie")
 _UNCACHEABLE_DIRECTIVES = frozenset({"private", "no-store", "no-cache"})
 # Headers that describe this one exchange, not the representation: never replayed.
@@ -141,6 +142,9 @@ def _cache_key(request: NextRequest, context: RouteContext, vary: tuple[str, ...
         context.params,
         _canonical_query(request),
     ]
+    if method == "QUERY":  # the query is the body: its media type and bytes join the key
+        parts.append(request.environ.get("CONTENT_TYPE", ""))
+        parts.append(hashlib.sha256(request.bytes()).hexdigest())
     for name in vary:
         parts.append(request.headers.get(name))
     raw = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
@@ -210,7 +214,7 @@ def _build(
             if after is not None:
                 after(request, result, storable)
             # HEAD never writes: a route's own HEAD handler may answer without a body.
-            if usable and storable and request.method == "GET":
+            if usable and storable and request.method != "HEAD":
                 body = result.get_data()
                 if len(body) <= max_size:
                     try:

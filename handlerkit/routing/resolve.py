@@ -55,7 +55,7 @@ MAX_PARAM_LENGTH = 1024
 
 #: Methods the framework knows: a route may export those in ``METHODS``; the
 #: others (no route can export them) get the route's 405 with ``Allow``, not a 501.
-KNOWN_METHODS = frozenset(METHODS) | {"TRACE", "CONNECT", "QUERY"}
+KNOWN_METHODS = frozenset(METHODS) | {"TRACE", "CONNECT"}
 
 #: A matched route and its decoded params.
 Match = tuple[Route, dict[str, Any]]
