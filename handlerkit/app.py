@@ -52,6 +52,9 @@ __all__ = ["App", "create_app"]
 
 logger = logging.getLogger("handlerkit")
 
+#: How the startup warning for an app without routes begins (``check`` exits 1 on it).
+NO_ROUTES = "no routes found in"
+
 #: The environ key marking a request ProxyFix has already rewritten.
 _PROXIED = "handlerkit.proxied"
 
@@ -112,6 +115,9 @@ class App:
             self.app_dir = os.path.abspath(source)
         self.table = build_table(routes)
         self.routes: list[Route] = self.table.routes
+        if not self.routes:
+            where = self.app_dir if self.app_dir is not None else "the Router"
+            logger.warning("%s %s: add a route.py, e.g. api/hello/route.py", NO_ROUTES, where)
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.trailing_slash = trailing_slash
         self.max_body_size = max_body_size

@@ -122,20 +122,18 @@ def exception_response(
     return None
 
 
-def not_a_response(result: Any, method: str, source: str, request: Any = None) -> str:
+def not_a_response(result: Any, method: str, source: str, request: Any) -> str:
     """The message for a handler result that is not a response.
 
     ``no response returned from GET in <file> for GET /path: it returned a str``:
     the handler's method and file, the request's method and path (escaped, never
     its query or body), and the type of what came back.
     """
-    where = ""
-    if request is not None:
-        path = json.dumps(request.path, ensure_ascii=True)[1:-1]
-        where = f" for {request.method} {path}"
+    path = json.dumps(request.path, ensure_ascii=True)[1:-1]
     what = "None" if result is None else f"a {type(result).__name__}"
     return (
-        f"no response returned from {method} in {source}{where}: it returned {what}; "
+        f"no response returned from {method} in {source} for {request.method} {path}: "
+        f"it returned {what}; "
         "return a NextResponse, a dict or a list"
     )
 

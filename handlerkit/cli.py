@@ -16,7 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .app import App
+from . import __version__
+from .app import NO_ROUTES, App
 from .errors import InvalidSegmentError, RouteDefinitionError
 from .handlers import METHODS
 from .introspect import (
@@ -222,8 +223,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         for problem in problems:
             out.write(f"warning: {problem}\n")
         out.write(f"{len(errors)} error(s), {len(problems)} warning(s) in {app_dir}\n")
-    if errors:
-        return 1
+    if errors or any(p.startswith(NO_ROUTES) for p in problems):
+        return 1  # an app with no routes is a mistake, not a warning to shrug at
     return 1 if problems and args.strict else 0
 
 
@@ -243,7 +244,7 @@ def add_openapi(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _openapi_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("app_dir", metavar="APP_DIR", help="the app directory of route.py files")
+    parser.add_argument("app_dir", **APP_DIR_ARGUMENT)
     parser.add_argument(
         "--format", choices=("json", "yaml"), default="json", help="output format (json)"
     )
@@ -255,6 +256,10 @@ def _openapi_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", default="-", help="write to this file instead of stdout")
 
 
+#: What ``pip install 'handlerkit[openapi]'`` brings (``handlerkit openapi`` names the extra).
+OPENAPI_EXTRA_MODULES = frozenset({"apispec", "yaml"})
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     """``handlerkit openapi``: build and print the app's document; return the exit status."""
     from .openapi import build_spec
@@ -264,13 +269,23 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     except (FileNotFoundError, RouteDefinitionError) as exc:
         print(f"handlerkit openapi: {exc}", file=sys.stderr)
         return 1
-    document = build_spec(app, title=args.title, version=args.api_version)
-    if args.format == "yaml":
-        import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs
+    try:
+        document = build_spec(app, title=args.title, version=args.api_version)
+        if args.format == "yaml":
+            import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs
 
-        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    else:
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+            text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+        else:
+            text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in OPENAPI_EXTRA_MODULES:
+            raise
+        print(
+            f"handlerkit openapi: {exc.name} is not installed; it comes with the openapi "
+            "extra: pip install 'handlerkit[openapi]'",
+            file=sys.stderr,
+        )
+        return 2
     if args.output == "-":
         sys.stdout.write(text)
     else:
@@ -329,17 +344,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- main
 
 
+#: The app directory argument: optional, ``./app`` when it exists (as Next.js looks for ``app/``).
+APP_DIR_ARGUMENT: dict[str, Any] = {
+    "metavar": "APP_DIR",
+    "nargs": "?",
+    "default": None,
+    "help": "the app directory of route.py files (default: ./app, when it exists)",
+}
+
+
+def default_app_dir(given: str | None) -> str | None:
+    """Return *given*, or ``app`` when it is omitted and ``./app`` is a directory, else ``None``."""
+    if given is not None:
+        return given
+    return "app" if os.path.isdir("app") else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``handlerkit`` argument parser."""
     parser = argparse.ArgumentParser(
         prog="handlerkit", description="Work with a handlerkit app directory."
     )
+    parser.add_argument("--version", action="version", version=f"handlerkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     routes = commands.add_parser(
         "routes", help="list the routes, explain one request, or audit auth"
     )
-    routes.add_argument("app_dir", metavar="APP_DIR")
+    routes.add_argument("app_dir", **APP_DIR_ARGUMENT)
     routes.add_argument("--json", action="store_true", help="print JSON instead of a table")
     mode = routes.add_mutually_exclusive_group()
     mode.add_argument(
@@ -365,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     routes.set_defaults(func=cmd_routes)
 
     check = commands.add_parser("check", help="report every startup error and warning")
-    check.add_argument("app_dir", metavar="APP_DIR")
+    check.add_argument("app_dir", **APP_DIR_ARGUMENT)
     check.add_argument("--json", action="store_true", help="print JSON")
     check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     check.add_argument(
@@ -374,18 +406,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
 
     dev = commands.add_parser("dev", help="run the development server with reloading")
-    dev.add_argument("app_dir", metavar="APP_DIR")
+    dev.add_argument("app_dir", **APP_DIR_ARGUMENT)
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument(
         "--debugger",
         action="store_true",
-        help="enable the Werkzeug debugger and tracebacks in 500 bodies (never in production)",
+        help="show Werkzeug's interactive debugger for a handler's unexpected errors "
+        "(never in production)",
     )
     dev.set_defaults(func=cmd_dev)
 
     serve = commands.add_parser("serve", help="serve the app under gunicorn")
-    serve.add_argument("app_dir", metavar="APP_DIR")
+    serve.add_argument("app_dir", **APP_DIR_ARGUMENT)
     serve.add_argument(
         "--bind",
         "-b",
@@ -442,7 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     new_route = kinds.add_parser("route", help="a route.py and its test")
     new_route.add_argument("path", metavar="PATH", help="the folder path, e.g. api/posts/[id]")
     new_route.add_argument("--methods", default="GET", help="comma-separated methods (default GET)")
-    new_route.add_argument("--app-dir", default=".", help="the app directory (default .)")
+    new_route.add_argument(
+        "--app-dir", default=None, help="the app directory (default ./app when it exists, else .)"
+    )
     new_route.add_argument(
         "--tests-dir", default="tests", help="where the test goes (default tests)"
     )
@@ -456,7 +491,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``handlerkit`` command line and return its exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "new":
+        args.app_dir = default_app_dir(args.app_dir) or "."
+    elif hasattr(args, "app_dir"):
+        args.app_dir = default_app_dir(args.app_dir)
+        if args.app_dir is None:
+            parser.error(f"{args.command}: give APP_DIR (there is no ./app directory here)")
     try:
         return int(args.func(args))
     except BrokenPipeError:

@@ -28,9 +28,10 @@ from typing import Any
 from werkzeug.serving import is_running_from_reloader, run_simple
 
 from .app import App
+from .boundary import exception_response
 from .errors import RouteDefinitionError
 
-__all__ = ["DevApp", "run_dev", "snapshot"]
+__all__ = ["DebuggerApp", "DevApp", "run_dev", "snapshot"]
 
 logger = logging.getLogger("handlerkit")
 
@@ -41,7 +42,8 @@ DEBUGGER_WARNING = """\
 **********************************************************************
  WARNING: the Werkzeug debugger is ON (--debugger).
  Anyone who can reach {where} can run Python code on this machine
- once they have the PIN, and 500 answers carry full tracebacks.
+ once they have the PIN: a handler's unexpected error shows its
+ traceback page, with a console.
  Use it on your own machine only, never in production.
 **********************************************************************
 """
@@ -60,6 +62,25 @@ def snapshot(app_dir: str) -> dict[str, float]:
     return found
 
 
+class DebuggerApp(App):
+    """An App whose unexpected handler errors reach Werkzeug's interactive debugger.
+
+    ``handlerkit dev --debugger`` serves this: an exception the one error mapping
+    does not turn into a 4xx (``ApiError``, validation, bad tokens) propagates out
+    of the WSGI call, so Werkzeug's ``DebuggedApplication`` shows its traceback
+    page with a console, instead of the App's JSON 500.
+    """
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self._send(self._respond(environ), environ, start_response)
+
+    def _handler_failed(self, exc: Exception, request: Any, context: Any) -> Any:
+        mapped = exception_response(exc, request.environ)
+        if mapped is not None:
+            return mapped
+        raise exc
+
+
 class DevApp:
     """The app as the dev server sees it: a load error is shown, not fatal.
 
@@ -72,7 +93,7 @@ class DevApp:
         self.error: RouteDefinitionError | None = None
         self.app: App | None = None
         try:
-            self.app = App(app_dir, debug=debug)
+            self.app = DebuggerApp(app_dir, debug=True) if debug else App(app_dir)
         except RouteDefinitionError as exc:
             self.error = exc
             logger.error("handlerkit dev: the app failed to load: %s", exc)
@@ -134,7 +155,8 @@ def run_dev(
         app_dir: The app directory.
         host: The interface to listen on.
         port: The port to listen on.
-        debugger: Turn on Werkzeug's interactive debugger and ``App(debug=True)``.
+        debugger: Let unexpected handler errors reach Werkzeug's interactive
+            debugger (:class:`DebuggerApp`).
             Off by default; a loud warning is printed when on.
         interval: Seconds between checks of the app directory.
     """

@@ -367,13 +367,9 @@ def warn_if_cors_late(route: Route) -> None:
     for method, handler in route.handlers.items():
         if method not in route.preflights:
             continue
-        early = []
-        for label in wrapper_chain(handler):
-            name = label.get("name", "")
-            if name == "with_cors":
-                break
-            if name in CORS_LATE_LAYERS:
-                early.append(name)
+        names = [label.get("name", "") for label in wrapper_chain(handler)]
+        # The chain holds with_cors: that is what put the method in route.preflights.
+        early = [name for name in names[: names.index("with_cors")] if name in CORS_LATE_LAYERS]
         if early:
             logger.warning(
                 "%s %s in %s: %s is listed before with_cors, so its refusals carry no "

@@ -146,5 +146,9 @@ def test_dev_debugger_is_loud_when_on(tmp_path: Path, dev: Callable[..., DevServ
     )
     server = dev(app_dir, "--debugger")
     boom = server.wait_for("/boom", lambda r: r.status_code == 500)
-    assert "RuntimeError: detail" in boom.json()["details"]["traceback"]
+    # Werkzeug's interactive debugger page, not the App's JSON 500.
+    assert boom.headers["Content-Type"].startswith("text/html")
+    assert "The debugger caught an exception in your WSGI application" in boom.text
+    assert "RuntimeError: detail" in boom.text
+    assert "Debugger PIN" in server.output() or "Debugger pin" in server.output().lower()
     assert "WARNING: the Werkzeug debugger is ON (--debugger)" in server.output()
