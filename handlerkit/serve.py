@@ -9,6 +9,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]  # no stubs
 
 from .app import App, create_app
+from .workers import worker_class_for
 
 __all__ = ["HandlerKitApplication", "default_workers", "serve"]
 
@@ -80,7 +81,9 @@ def serve(
         threads: Threads per worker (``gthread``).
         timeout: Seconds a worker may stay silent before gunicorn restarts it.
         worker_class: The gunicorn worker class; ``gthread`` keeps streaming
-            responses (SSE) from blocking a whole worker.
+            responses (SSE) from blocking a whole worker. ``gthread`` and
+            ``sync`` run handlerkit's subclasses (:mod:`handlerkit.workers`),
+            which refuse malformed requests in the JSON error shape.
         trusted_proxies: Passed to the app (``ProxyFix``); ``None`` leaves it
             to ``HANDLERKIT_TRUSTED_PROXIES`` (default ``0``: trust no
             ``X-Forwarded-*`` header).
@@ -97,7 +100,7 @@ def serve(
         "workers": workers if workers is not None else default_workers(),
         "threads": threads,
         "timeout": timeout,
-        "worker_class": worker_class,
+        "worker_class": worker_class_for(worker_class, threads),
         "loglevel": log_level,
         "proc_name": "handlerkit",
         **settings,

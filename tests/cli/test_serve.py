@@ -70,7 +70,7 @@ def test_serve_answers_over_http_and_stops_by_pid(tmp_path: Path) -> None:
         stop(proc, signal.SIGTERM, timeout=40)
     assert proc.returncode == 0
     output = log.read_text()
-    assert "Using worker: gthread" in output
+    assert "Using worker: handlerkit.workers.ThreadWorker" in output  # gthread, with JSON refusals
     assert output.count("Booting worker with pid") >= 2
     assert seen <= {int(pid) for pid in _booted_pids(output)}
     with pytest.raises(requests.ConnectionError):
