@@ -13,9 +13,9 @@ from werkzeug.wrappers import Response
 from ..boundary import exception_response
 from ..context import RouteContext
 from ..direct import respond
-from ..handlers import adapt_inner, mark_wrapper, wrapper_chain
+from ..handlers import adapt_inner, mark_wrapper
 from ..response import NextResponse, header_value, set_headers
-from ..routing.resolve import is_preflight
+from ..routing.resolve import chain_policy, is_preflight
 from ..typing import RouteHandler
 
 __all__ = ["MAX_AGE_CAP", "CorsPolicy", "find_policy", "with_cors"]
@@ -305,7 +305,5 @@ def _wrap(handler: Callable[..., Any], *, policy: CorsPolicy) -> RouteHandler:
 
 def find_policy(handler: Callable[..., Any]) -> CorsPolicy | None:
     """Return the CORS policy of the outermost ``with_cors`` layer around *handler*, if any."""
-    for label in wrapper_chain(handler):
-        if label.get("name") == "with_cors" and isinstance(label.get("policy"), CorsPolicy):
-            return label["policy"]  # type: ignore[no-any-return]
-    return None
+    policy = chain_policy(handler)  # the walk the App's preflight routing uses
+    return policy if isinstance(policy, CorsPolicy) else None
