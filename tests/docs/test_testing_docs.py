@@ -43,7 +43,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "tests" / "test_users.py").write_text(tests, encoding="utf-8")
     (root / "read_from_app.py").write_text(from_app, encoding="utf-8")
     (root / "pyproject.toml").write_text(
-        toml[0] + '\n[tool.mypy]\nstrict = true\nexplicit_package_bases = true\n', encoding="utf-8"
+        toml[0]
+        + "\n[tool.mypy]\nstrict = true\nexplicit_package_bases = true\n"
+        # handlerkit reaches mypy through MYPYPATH (see _run), which would report errors
+        # inside it; mypy does not for an installed package, so neither does this project.
+        + '\n[[tool.mypy.overrides]]\nmodule = "handlerkit.*"\nignore_errors = true\n',
+        encoding="utf-8",
     )
     return root
 
