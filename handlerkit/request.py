@@ -293,7 +293,7 @@ class NextRequest(Request):
         except RequestEntityTooLarge as exc:
             raise _too_large() from exc
         except ClientDisconnected as exc:
-            raise _incomplete() from exc
+            raise _incomplete(exc) from exc
         except Exception as exc:  # noqa: BLE001 - only the server's body-read errors become 400
             raise _unreadable(exc) from exc
         if self._overflows(len(data)):
@@ -421,7 +421,7 @@ class NextRequest(Request):
         except RequestEntityTooLarge as exc:
             raise _too_large() from exc
         except ClientDisconnected as exc:
-            raise _incomplete() from exc
+            raise _incomplete(exc) from exc
         except (ValueError, HTTPException) as exc:
             raise ApiError(400, "invalid_form", "The form body is malformed.") from exc
         except Exception as exc:  # noqa: BLE001 - only the server's body-read errors become 400
@@ -480,7 +480,7 @@ class NextRequest(Request):
         except RequestEntityTooLarge as exc:
             raise _too_large() from exc
         except ClientDisconnected as exc:
-            raise _incomplete() from exc
+            raise _incomplete(exc) from exc
         except ApiError:
             raise
         except Exception as exc:  # noqa: BLE001 - only the server's body-read errors become 400
@@ -522,8 +522,17 @@ def _too_large() -> ApiError:
     return ApiError(413, "payload_too_large", "The request body is too large.")
 
 
-def _incomplete() -> ApiError:
+def _incomplete(exc: BaseException | None = None) -> ApiError:
+    """A body cut short: 400, or 408 when the read that failed timed out (see :func:`_unreadable`)."""
+    while exc is not None:  # Werkzeug raises ClientDisconnected while handling the OSError
+        if isinstance(exc, TimeoutError):
+            return _timed_out()
+        exc = exc.__cause__ or exc.__context__
     return ApiError(400, "incomplete_body", "The request body ended early.")
+
+
+def _timed_out() -> ApiError:
+    return ApiError(408, "request_timeout", "The request body stopped arriving.")
 
 
 def _unreadable(exc: Exception) -> ApiError:
@@ -531,8 +540,12 @@ def _unreadable(exc: Exception) -> ApiError:
 
     gunicorn raises its own parse errors (``InvalidChunkSize``,
     ``ChunkMissingTerminator`` ...) and ``NoMoreData`` (an ``OSError``) from
-    ``wsgi.input`` for a broken chunked body; they are the client's fault.
+    ``wsgi.input`` for a broken chunked body; they are the client's fault. A
+    body that stops arriving (the server's read timeout, a ``TimeoutError``)
+    is a 408.
     """
+    if isinstance(exc, TimeoutError):
+        return _timed_out()
     if isinstance(exc, OSError) or type(exc).__module__.startswith("gunicorn.http"):
         return ApiError(400, "invalid_body", "The request body could not be read.")
     raise exc

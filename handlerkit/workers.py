@@ -16,22 +16,32 @@ message are handlerkit's own table (:data:`REFUSALS`), not gunicorn's text, so
 a gunicorn release that rewords its errors changes nothing here and a
 header's bytes are never echoed back. Anything not in the table (an error of
 the app itself, say) is left to gunicorn.
+
+:class:`ThreadWorker` also keeps slow clients (slowloris heads, trickling
+bodies) out of its threads: see its docstring and docs/deployment.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
+import socket
+import time
+from functools import partial
 from typing import Any
 
 from gunicorn.http import errors as _errors  # type: ignore[import-untyped]  # no stubs
+from gunicorn.http2 import negotiation as _h2  # type: ignore[import-untyped]
 from gunicorn.util import write_nonblock  # type: ignore[import-untyped]
-from gunicorn.workers.gthread import ThreadWorker as _GThreadWorker  # type: ignore[import-untyped]
+from gunicorn.workers.gthread import TConn as _TConn  # type: ignore[import-untyped]
+from gunicorn.workers.gthread import ThreadWorker as _GThreadWorker
 from gunicorn.workers.sync import SyncWorker as _SyncWorker  # type: ignore[import-untyped]
 
 from .encoding import json_dumps
 from .errors import status_code_name
 
-__all__ = ["REFUSALS", "SyncWorker", "ThreadWorker", "refusal_for", "worker_class_for"]
+__all__ = ["REFUSALS", "SyncWorker", "ThreadWorker", "buffered_length", "refusal_for", "worker_class_for"]
 
 logger = logging.getLogger("handlerkit")
 
@@ -71,6 +81,7 @@ _RESPONSE_ERRORS = tuple(
 _REASONS = {
     400: "Bad Request",
     403: "Forbidden",
+    408: "Request Timeout",
     414: "URI Too Long",
     417: "Expectation Failed",
     431: "Request Header Fields Too Large",
@@ -123,8 +134,169 @@ class _JsonRefusals:
             self.log.debug("Failed to send error message.")
 
 
+#: The answer to a client that started a request and stopped sending it.
+HEAD_TIMEOUT_REFUSAL = (408, "The request took too long to arrive.")
+
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,18})[ \t]*(?=\r\n)", re.I)
+_TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding:", re.I)
+
+
+def buffered_length(head: bytes, limit: int) -> int:
+    """How many body bytes to wait for in the poller after *head* (which ends in a blank line).
+
+    A single ``Content-Length`` of at most *limit* bytes and no
+    ``Transfer-Encoding``: that length. Anything else (chunked, a larger body,
+    two lengths, none): 0, and a worker thread reads the body. This only decides
+    *when* a request goes to a thread; gunicorn's parser still reads and judges
+    every byte, so a head this scan misreads is refused exactly as before.
+    """
+    lengths = _CONTENT_LENGTH.findall(head)
+    if len(lengths) != 1 or _TRANSFER_ENCODING.search(head):
+        return 0
+    length = int(lengths[0])
+    return length if length <= limit else 0
+
+
+class _TimedSocket(socket.socket):
+    """A socket whose "blocking" mode has a timeout, so no read or write in a thread waits forever.
+
+    gunicorn puts a connection's socket into blocking mode before a thread reads
+    the request; here that mode gives up after :attr:`io_timeout` seconds without
+    progress (a ``TimeoutError``: a body read answers 408, see
+    :mod:`handlerkit.request`).
+    """
+
+    io_timeout: float = 10.0  # ThreadWorker sets its own on each connection
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.settimeout(self.io_timeout)
+        else:
+            super().setblocking(False)
+
+
 class ThreadWorker(_JsonRefusals, _GThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
-    """gunicorn's ``gthread`` worker, refusing bad requests in the JSON error shape."""
+    """gunicorn's ``gthread`` worker, refusing bad requests in the JSON error shape, proof against slow clients.
+
+    gunicorn's worker hands a connection to a thread as soon as it is readable,
+    and the thread then waits for the rest of the request head and body, so a
+    few hundred clients sending one header line every few seconds (slowloris)
+    or a body a byte at a time hold every thread. Here the worker's own poller
+    collects each request's head, and a body of up to :attr:`body_buffer` bytes
+    with a ``Content-Length``, without a thread; only a request that has fully
+    arrived takes one. The limits:
+
+    * :attr:`head_timeout`: seconds from the first byte to the end of the head
+      (and, for a buffered body, between any two reads); then 408 in the JSON
+      shape, or a silent close if nothing arrived at all.
+    * :attr:`io_timeout`: a thread's own reads and writes (a larger or chunked
+      body, a response the client does not read) give up after this many
+      seconds without progress.
+
+    TLS and HTTP/2 connections are left to gunicorn's own handling.
+    """
+
+    head_timeout: float = 10.0
+    io_timeout: float = 10.0
+    body_buffer: int = 1024 * 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arriving: dict[Any, tuple[bytearray, list[float]]] = {}
+
+    def _prereads(self, conn: Any) -> bool:
+        return not self.cfg.is_ssl and not _h2.prior_knowledge_allowed(self.cfg, conn.client)
+
+    def _head_limit(self) -> int:
+        cfg = self.cfg
+        fields = (cfg.limit_request_fields or 100) * ((cfg.limit_request_field_size or 8190) + 2)
+        return (cfg.limit_request_line or 8190) + 2 + fields + 2
+
+    def accept(self, listener: Any) -> None:
+        try:
+            client, addr = listener.accept()
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if isinstance(exc, ConnectionAbortedError):
+                return
+            raise
+        self.nr_conns += 1
+        timed = _TimedSocket(client.family, client.type, client.proto, fileno=client.detach())
+        timed.io_timeout = self.io_timeout
+        conn = _TConn(self.cfg, timed, addr, listener.getsockname())
+        if self._prereads(conn):
+            self._collect(conn, bytearray())
+        else:
+            self.enqueue_req(conn)
+
+    def on_client_socket_readable(self, conn: Any, client: Any) -> None:
+        # A kept-alive connection's next request arrives in the poller too.
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        if conn.parser is not None and not conn.is_http2 and self._prereads(conn):
+            self._collect(conn, bytearray(conn.parser.unreader.take_buffered()))
+            self._on_readable(conn, client)
+        else:
+            self.enqueue_req(conn)
+
+    def _collect(self, conn: Any, buf: bytearray) -> None:
+        # [buffer], [deadline, bytes wanted in all (-1 until the head is complete)]
+        self.arriving[conn] = (buf, [time.monotonic() + self.head_timeout, -1.0])
+        self.poller.register(conn.sock, 1, partial(self._on_readable, conn))
+
+    def _on_readable(self, conn: Any, sock: Any) -> None:
+        entry = self.arriving.get(conn)
+        if entry is None:  # pragma: no cover - already dispatched or closed this round
+            return
+        buf, state = entry
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        buf += data
+        if state[1] < 0:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > self._head_limit():
+                    self._dispatch(conn)  # gunicorn's parser refuses it (414 or 431)
+                return
+            state[1] = end + 4 + buffered_length(bytes(buf[: end + 2]), self.body_buffer)
+        if len(buf) >= state[1]:
+            self._dispatch(conn)
+        else:
+            state[0] = time.monotonic() + self.head_timeout  # body progress
+
+    def _dispatch(self, conn: Any) -> None:
+        buf, _ = self.arriving.pop(conn)
+        self.poller.unregister(conn.sock)
+        conn.data_ready = True
+        if conn.parser is None:
+            conn.init()  # plain HTTP/1.x: only creates the parser
+        conn.parser.unreader.unread(bytes(buf))
+        self.enqueue_req(conn)
+
+    def _drop(self, conn: Any, answer: tuple[int, str] | None = None) -> None:
+        self.arriving.pop(conn, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+        if answer is not None:
+            with contextlib.suppress(OSError):  # the client is gone; nothing to answer
+                write_nonblock(conn.sock, refusal_bytes(*answer))
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        for conn, (buf, state) in list(self.arriving.items()):
+            if state[0] <= now:
+                self._drop(conn, HEAD_TIMEOUT_REFUSAL if buf else None)
 
 
 class SyncWorker(_JsonRefusals, _SyncWorker):  # type: ignore[misc]  # gunicorn ships no types

@@ -626,6 +626,19 @@ def test_B3_a_malformed_chunked_body_is_400_not_500(make_app) -> None:  # type: 
                 "invalid_body",
                 "incomplete_body",
             ), (path, exc, body)
+    # A body that stops arriving (the server's socket timeout) is a 408, on every reading path.
+    for path, ctype in (("/json", "application/json"), ("/form", "multipart/form-data; boundary=x"), ("/stream", "application/octet-stream")):
+        status, _, body = call(
+            app,
+            "POST",
+            path,
+            CONTENT_TYPE=ctype,
+            **{"wsgi.input": BrokenChunks(TimeoutError("timed out")), "wsgi.input_terminated": True},
+        )
+        assert status == 408 and json.loads(body) == {
+            "error": "request_timeout",
+            "message": "The request body stopped arriving.",
+        }, (path, body)
     # Anything else a stream raises is a server fault, not the client's: the generic 500.
     status, _, body = call(
         app,

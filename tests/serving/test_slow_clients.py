@@ -1,0 +1,223 @@
+"""Slow clients cannot starve `handlerkit serve`: slowloris heads and slow bodies, over real sockets.
+
+gunicorn's own ``gthread`` worker gives a connection to a thread as soon as it is
+readable, so 120 clients sending a header line every 2 s stop it answering
+anyone. handlerkit's :class:`~handlerkit.workers.ThreadWorker` collects heads and
+small bodies in its poller; these tests hold 200 slowloris and 50 slow-body
+connections open (reopening any the server closes) and measure what a separate
+client gets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from handlerkit.testing import write_app
+from handlerkit.workers import ThreadWorker, buffered_length
+from tests.support.servers import ROOT, free_port, gunicorn, stop, wait_for_port
+
+ROUTE = {"echo/route.py": "def POST(request):\n    return {'n': len(request.bytes())}\n\ndef GET():\n    return {'ok': True}\n"}
+
+
+class QuickWorker(ThreadWorker):
+    """The same worker with one-second limits, so the timeouts are seen in a test's time."""
+
+    head_timeout = 1.0
+    io_timeout = 1.0
+    body_buffer = 1024
+
+
+class Attack:
+    """Keep *loris* slowloris and *slow_body* slow-body connections open until stopped."""
+
+    def __init__(self, port: int, loris: int, slow_body: int) -> None:
+        self.port = port
+        self.wanted = {"head": loris, "body": slow_body}
+        self.open: dict[str, list[socket.socket]] = {"head": [], "body": []}
+        self.reopened = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _connect(self, kind: str) -> None:
+        try:
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            if kind == "head":
+                sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+            else:
+                sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        except OSError:
+            return
+        self.open[kind].append(sock)
+
+    def _run(self) -> None:
+        tick = 0
+        while not self._stop.is_set():
+            for kind, wanted in self.wanted.items():
+                while len(self.open[kind]) < wanted and not self._stop.is_set():
+                    self._connect(kind)
+            for kind, socks in self.open.items():
+                for sock in list(socks):
+                    if kind == "head" and tick % 2:
+                        continue  # one header line every 2 s
+                    try:
+                        sock.send(b"X-%d: v\r\n" % tick if kind == "head" else b"a")
+                    except OSError:
+                        socks.remove(sock)
+                        sock.close()
+                        self.reopened += 1
+            tick += 1
+            self._stop.wait(1.0)
+
+    def __enter__(self) -> Attack:
+        for kind, wanted in self.wanted.items():
+            for _ in range(wanted):
+                self._connect(kind)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        for socks in self.open.values():
+            for sock in socks:
+                sock.close()
+
+
+def probe(port: int, deadline: float = 1.0) -> bool:
+    """One ordinary request on a new connection: answered 200 within *deadline* seconds?"""
+    start = time.monotonic()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=deadline) as sock:
+            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data:
+                sock.settimeout(max(0.001, deadline - (time.monotonic() - start)))
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return False
+    return data.startswith(b"HTTP/1.1 200") and time.monotonic() - start <= deadline
+
+
+def read_all(sock: socket.socket) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The default `handlerkit serve` (default workers and threads)."""
+    root = tmp_path_factory.mktemp("slow-clients")
+    app_dir = write_app(root / "app", ROUTE)
+    port, log = free_port(), root / "serve.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "handlerkit", "serve", str(app_dir), "--bind", f"127.0.0.1:{port}"],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        wait_for_port(port, proc)
+        yield port
+    finally:
+        stop(proc, signal.SIGTERM)
+
+
+def test_200_slowloris_and_50_slow_bodies_leave_95_percent_answered_within_a_second(served: int) -> None:
+    with Attack(served, loris=200, slow_body=50) as attack:
+        time.sleep(2)  # every attacking connection is open and has sent something
+        assert len(attack.open["head"]) == 200 and len(attack.open["body"]) == 50
+        results = []
+        until = time.monotonic() + 14  # past the 10 s head deadline: closed heads are reopened
+        while time.monotonic() < until:
+            results.append(probe(served))
+            time.sleep(0.05)
+        still_open = sum(len(s) for s in attack.open.values())
+    answered = sum(results) / len(results)
+    print(f"answered within 1 s: {sum(results)}/{len(results)} ({answered:.1%}); "
+          f"attacking connections open at the end {still_open}, reopened {attack.reopened}")
+    assert still_open >= 240, "the attack itself fell apart; the figure means nothing"
+    assert attack.reopened >= 150, "the 10 s head deadline did not close slowloris heads"
+    assert answered >= 0.95
+
+
+def test_a_head_that_stops_arriving_gets_408_in_the_json_shape(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app", ROUTE)
+    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", worker_class=f"{__name__}.QuickWorker") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+            raw = read_all(sock)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as silent:
+            closed_silently = read_all(silent) == b""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert json.loads(body) == {"error": "request_timeout", "message": "The request took too long to arrive."}
+    assert closed_silently  # nothing sent, nothing to answer
+
+
+def test_a_body_too_large_to_buffer_that_stalls_gets_408_from_the_app(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app", ROUTE)
+    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", worker_class=f"{__name__}.QuickWorker") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + b"a" * 100)
+            raw = read_all(sock)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert json.loads(body)["error"] == "request_timeout"
+
+
+def test_buffered_and_unbuffered_bodies_arrive_whole_and_keep_alive_still_works(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app", ROUTE)
+    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", worker_class=f"{__name__}.QuickWorker") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            for size in (10, 1024, 50_000):  # buffered in the poller, at the limit, read by a thread
+                sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+                for start in range(0, size, 700):  # in pieces, with pauses between them
+                    sock.sendall(b"a" * min(700, size - start))
+                    time.sleep(0.002)
+                data = b""
+                while not data.endswith(b"}"):
+                    data += sock.recv(4096)
+                assert data.startswith(b"HTTP/1.1 200") and data.endswith(b'{"n":%d}' % size), data
+            # two requests pipelined in one send on the kept-alive connection
+            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\nGET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            both = read_all(sock)
+    assert both.count(b"HTTP/1.1 200") == 2
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n", 12),
+        (b"POST / HTTP/1.1\r\ncontent-LENGTH:  7 \r\n", 7),
+        (b"POST / HTTP/1.1\r\nContent-Length: 2000\r\n", 0),  # over the limit: a thread reads it
+        (b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n", 0),  # gunicorn refuses it
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n", 0),
+        (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n", 0),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n", 0),
+    ],
+)
+def test_buffered_length_only_waits_for_a_single_plain_length(head: bytes, expected: int) -> None:
+    assert buffered_length(head, 1024) == expected
