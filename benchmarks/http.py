@@ -154,9 +154,14 @@ def servers(
 
 
 def wait_ready(
-    name: str, port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90
+    name: str,
+    port: int,
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 90,
+    path: str = "/hello",
 ) -> None:
-    """Block until the server answers A, or fail with its log."""
+    """Block until the server answers *path* (A's by default) with 200, or fail with its log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -164,7 +169,7 @@ def wait_ready(
                 f"{name}: gunicorn exited {proc.returncode}:\n{log.read_text()[-3000:]}"
             )
         with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=2) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
                 if response.status == 200:
                     return
         time.sleep(0.2)

@@ -522,10 +522,13 @@ def _too_large() -> ApiError:
     return ApiError(413, "payload_too_large", "The request body is too large.")
 
 
+_TIMED_OUT = (TimeoutError, BlockingIOError)
+
+
 def _incomplete(exc: BaseException | None = None) -> ApiError:
     """A body cut short: 400, or 408 when the read that failed timed out (see :func:`_unreadable`)."""
     while exc is not None:  # Werkzeug raises ClientDisconnected while handling the OSError
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, _TIMED_OUT):
             return _timed_out()
         exc = exc.__cause__ or exc.__context__
     return ApiError(400, "incomplete_body", "The request body ended early.")
@@ -541,10 +544,11 @@ def _unreadable(exc: Exception) -> ApiError:
     gunicorn raises its own parse errors (``InvalidChunkSize``,
     ``ChunkMissingTerminator`` ...) and ``NoMoreData`` (an ``OSError``) from
     ``wsgi.input`` for a broken chunked body; they are the client's fault. A
-    body that stops arriving (the server's read timeout, a ``TimeoutError``)
-    is a 408.
+    body that stops arriving is a 408: the server's read timed out, a
+    ``TimeoutError`` from a socket with ``settimeout`` or a ``BlockingIOError``
+    from a blocking one with ``SO_RCVTIMEO`` (:mod:`handlerkit.workers`).
     """
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, _TIMED_OUT):
         return _timed_out()
     if isinstance(exc, OSError) or type(exc).__module__.startswith("gunicorn.http"):
         return ApiError(400, "invalid_body", "The request body could not be read.")

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import re
 import socket
+import struct
 import time
 from functools import partial
 from typing import Any
@@ -134,6 +135,8 @@ class _JsonRefusals:
             self.log.debug("Failed to send error message.")
 
 
+_MORE, _READY, _GONE = object(), object(), object()
+
 #: The answer to a client that started a request and stopped sending it.
 HEAD_TIMEOUT_REFUSAL = (408, "The request took too long to arrive.")
 
@@ -157,22 +160,20 @@ def buffered_length(head: bytes, limit: int) -> int:
     return length if length <= limit else 0
 
 
-class _TimedSocket(socket.socket):
-    """A socket whose "blocking" mode has a timeout, so no read or write in a thread waits forever.
+def set_io_timeout(sock: socket.socket, seconds: float) -> None:
+    """Make *sock*'s blocking reads and writes give up after *seconds* without progress.
 
-    gunicorn puts a connection's socket into blocking mode before a thread reads
-    the request; here that mode gives up after :attr:`io_timeout` seconds without
-    progress (a ``TimeoutError``: a body read answers 408, see
+    The kernel's ``SO_RCVTIMEO``/``SO_SNDTIMEO``, not Python's ``settimeout``:
+    they cost nothing per call (``settimeout`` adds a ``poll`` before every
+    ``recv`` and ``send``) and survive gunicorn switching the socket between
+    blocking and non-blocking. A read or write that gives up raises
+    ``BlockingIOError``; a body read that does answers 408 (see
     :mod:`handlerkit.request`).
     """
-
-    io_timeout: float = 10.0  # ThreadWorker sets its own on each connection
-
-    def setblocking(self, flag: bool) -> None:
-        if flag:
-            self.settimeout(self.io_timeout)
-        else:
-            super().setblocking(False)
+    whole = int(seconds)
+    value = struct.pack("ll", whole, int((seconds - whole) * 1e6))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
 
 class ThreadWorker(_JsonRefusals, _GThreadWorker):  # type: ignore[misc]  # gunicorn ships no types
@@ -204,13 +205,16 @@ class ThreadWorker(_JsonRefusals, _GThreadWorker):  # type: ignore[misc]  # guni
         super().__init__(*args, **kwargs)
         self.arriving: dict[Any, tuple[bytearray, list[float]]] = {}
 
-    def _prereads(self, conn: Any) -> bool:
-        return not self.cfg.is_ssl and not _h2.prior_knowledge_allowed(self.cfg, conn.client)
-
-    def _head_limit(self) -> int:
-        cfg = self.cfg
+    def init_process(self) -> None:
+        cfg = self.cfg  # PERF: gunicorn's settings are slow to read; read them once
         fields = (cfg.limit_request_fields or 100) * ((cfg.limit_request_field_size or 8190) + 2)
-        return (cfg.limit_request_line or 8190) + 2 + fields + 2
+        self.head_limit = (cfg.limit_request_line or 8190) + 2 + fields + 2
+        self.tls = bool(cfg.is_ssl)
+        super().init_process()
+
+    def _prereads(self, conn: Any) -> bool:
+        """Whether this worker reads *conn*'s requests in its poller (not TLS, not HTTP/2)."""
+        return not self.tls and not _h2.prior_knowledge_allowed(self.cfg, conn.client)
 
     def accept(self, listener: Any) -> None:
         try:
@@ -222,23 +226,53 @@ class ThreadWorker(_JsonRefusals, _GThreadWorker):  # type: ignore[misc]  # guni
                 return
             raise
         self.nr_conns += 1
-        timed = _TimedSocket(client.family, client.type, client.proto, fileno=client.detach())
-        timed.io_timeout = self.io_timeout
-        conn = _TConn(self.cfg, timed, addr, listener.getsockname())
-        if self._prereads(conn):
+        set_io_timeout(client, self.io_timeout)
+        conn = _TConn(self.cfg, client, addr, listener.getsockname())
+        conn.prereads = self._prereads(conn)
+        if conn.prereads:
             self._collect(conn, bytearray())
         else:
             self.enqueue_req(conn)
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
-        # A kept-alive connection's next request arrives in the poller too.
+        # A kept-alive connection's next request arrives in the poller too. PERF: read it
+        # here first; most arrive whole, and go to a thread without registering again.
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
-        if conn.parser is not None and not conn.is_http2 and self._prereads(conn):
-            self._collect(conn, bytearray(conn.parser.unreader.take_buffered()))
-            self._on_readable(conn, client)
-        else:
+        if not conn.prereads or conn.is_http2 or conn.parser is None:
             self.enqueue_req(conn)
+            return
+        buf = bytearray()  # finish_request (below) took any read-ahead
+        state = [time.monotonic() + self.head_timeout, -1.0]
+        outcome = self._read_more(client, buf, state)
+        if outcome is _MORE:
+            self.arriving[conn] = (buf, state)
+            self.poller.register(client, 1, partial(self._on_readable, conn))
+        else:
+            self._finish(conn, buf, outcome)
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        # gunicorn sends a kept-alive connection with read-ahead (the start of a pipelined
+        # request) straight to a thread; here it waits in the poller until it is whole.
+        if (
+            self.alive
+            and conn.prereads
+            and not conn.is_http2
+            and not fs.cancelled()
+            and fs.exception() is None
+            and fs.result() is True
+            and conn.parser.unreader.buf.getvalue()
+        ):
+            buf = bytearray(conn.parser.unreader.take_buffered())
+            state = [time.monotonic() + self.head_timeout, -1.0]
+            if self._judge(buf, state) is _MORE:
+                conn.sock.setblocking(False)
+                self.arriving[conn] = (buf, state)
+                self.poller.register(conn.sock, 1, partial(self._on_readable, conn))
+            else:
+                self._finish(conn, buf, _READY)
+            return
+        super().finish_request(conn, fs)
 
     def _collect(self, conn: Any, buf: bytearray) -> None:
         # [buffer], [deadline, bytes wanted in all (-1 until the head is complete)]
@@ -246,45 +280,54 @@ class ThreadWorker(_JsonRefusals, _GThreadWorker):  # type: ignore[misc]  # guni
         self.poller.register(conn.sock, 1, partial(self._on_readable, conn))
 
     def _on_readable(self, conn: Any, sock: Any) -> None:
-        entry = self.arriving.get(conn)
-        if entry is None:  # pragma: no cover - already dispatched or closed this round
-            return
-        buf, state = entry
+        buf, state = self.arriving[conn]
+        outcome = self._read_more(sock, buf, state)
+        if outcome is not _MORE:
+            del self.arriving[conn]
+            self.poller.unregister(sock)
+            self._finish(conn, buf, outcome)
+
+    def _read_more(self, sock: Any, buf: bytearray, state: list[float]) -> object:
+        """Add what *sock* has to *buf*: ``_MORE`` to wait, ``_READY`` for a thread, ``_GONE``."""
         try:
             data = sock.recv(65536)
         except (BlockingIOError, InterruptedError):
-            return
+            return _MORE
         except OSError:
-            data = b""
+            return _GONE
         if not data:
-            self._drop(conn)
-            return
+            return _GONE
         buf += data
+        return self._judge(buf, state)
+
+    def _judge(self, buf: bytearray, state: list[float]) -> object:
+        """Whether *buf* holds a whole request (``_READY``) or needs more (``_MORE``)."""
         if state[1] < 0:
             end = buf.find(b"\r\n\r\n")
             if end < 0:
-                if len(buf) > self._head_limit():
-                    self._dispatch(conn)  # gunicorn's parser refuses it (414 or 431)
-                return
+                # Too long to be a head: gunicorn's parser refuses it (414 or 431).
+                return _READY if len(buf) > self.head_limit else _MORE
             state[1] = end + 4 + buffered_length(bytes(buf[: end + 2]), self.body_buffer)
         if len(buf) >= state[1]:
-            self._dispatch(conn)
-        else:
-            state[0] = time.monotonic() + self.head_timeout  # body progress
+            return _READY
+        state[0] = time.monotonic() + self.head_timeout  # body progress
+        return _MORE
 
-    def _dispatch(self, conn: Any) -> None:
-        buf, _ = self.arriving.pop(conn)
-        self.poller.unregister(conn.sock)
+    def _finish(self, conn: Any, buf: bytearray, outcome: object) -> None:
+        """Hand a request that has arrived to a thread, or close a connection the client closed."""
+        if outcome is _GONE:
+            self.nr_conns -= 1
+            conn.close()
+            return
         conn.data_ready = True
         if conn.parser is None:
             conn.init()  # plain HTTP/1.x: only creates the parser
         conn.parser.unreader.unread(bytes(buf))
         self.enqueue_req(conn)
 
-    def _drop(self, conn: Any, answer: tuple[int, str] | None = None) -> None:
-        self.arriving.pop(conn, None)
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            self.poller.unregister(conn.sock)
+    def _drop(self, conn: Any, answer: tuple[int, str] | None) -> None:
+        del self.arriving[conn]
+        self.poller.unregister(conn.sock)
         if answer is not None:
             with contextlib.suppress(OSError):  # the client is gone; nothing to answer
                 write_nonblock(conn.sock, refusal_bytes(*answer))

@@ -627,13 +627,18 @@ def test_B3_a_malformed_chunked_body_is_400_not_500(make_app) -> None:  # type: 
                 "incomplete_body",
             ), (path, exc, body)
     # A body that stops arriving (the server's socket timeout) is a 408, on every reading path.
-    for path, ctype in (("/json", "application/json"), ("/form", "multipart/form-data; boundary=x"), ("/stream", "application/octet-stream")):
+    for path, ctype, exc in (
+        ("/json", "application/json", TimeoutError("timed out")),
+        ("/form", "multipart/form-data; boundary=x", TimeoutError("timed out")),
+        ("/stream", "application/octet-stream", TimeoutError("timed out")),
+        ("/json", "application/json", BlockingIOError(11, "SO_RCVTIMEO")),
+    ):
         status, _, body = call(
             app,
             "POST",
             path,
             CONTENT_TYPE=ctype,
-            **{"wsgi.input": BrokenChunks(TimeoutError("timed out")), "wsgi.input_terminated": True},
+            **{"wsgi.input": BrokenChunks(exc), "wsgi.input_terminated": True},
         )
         assert status == 408 and json.loads(body) == {
             "error": "request_timeout",

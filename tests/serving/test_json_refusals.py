@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,55 +20,11 @@ import pytest
 from handlerkit.testing import write_app
 from handlerkit.workers import refusal_bytes
 from tests.support.servers import ROOT, free_port, gunicorn, stop, wait_for_port
+from tests.support.slow_clients import REFUSAL_CASES, exchange
 
 ROUTE = {"echo/route.py": "def POST(request):\n    return {'n': len(request.bytes())}\n\ndef GET():\n    return {'ok': True}\n"}
 
-CASES = {
-    "header line without a colon": (b"GET /echo HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400),
-    "CR inside a header value": (b"GET /echo HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400),
-    "NUL inside a header value": (b"GET /echo HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400),
-    "two Content-Length headers": (
-        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
-        400,
-    ),
-    "chunked and Content-Length": (
-        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-        400,
-    ),
-    "a malformed chunk size": (
-        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
-        400,
-    ),
-    "an unknown transfer coding": (
-        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo\r\n\r\n",
-        501,
-    ),
-    "a request line over 4094 bytes": (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-    "too many headers": (
-        b"GET /echo HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(120)) + b"\r\n",
-        431,
-    ),
-    "a malformed request line": (b"GET\r\n\r\n", 400),
-}
-
-
-def exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(raw)
-        data = b""
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    return status, headers, body
+CASES = REFUSAL_CASES
 
 
 @pytest.fixture(scope="module")

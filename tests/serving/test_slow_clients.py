@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ import pytest
 from handlerkit.testing import write_app
 from handlerkit.workers import ThreadWorker, buffered_length
 from tests.support.servers import ROOT, free_port, gunicorn, stop, wait_for_port
+from tests.support.slow_clients import Attack, probe, read_all
 
 ROUTE = {"echo/route.py": "def POST(request):\n    return {'n': len(request.bytes())}\n\ndef GET():\n    return {'ok': True}\n"}
 
@@ -38,91 +38,11 @@ class QuickWorker(ThreadWorker):
     body_buffer = 1024
 
 
-class Attack:
-    """Keep *loris* slowloris and *slow_body* slow-body connections open until stopped."""
+class PatientWorker(ThreadWorker):
+    """Limits long enough that a thread held by a slow client would show as a delay."""
 
-    def __init__(self, port: int, loris: int, slow_body: int) -> None:
-        self.port = port
-        self.wanted = {"head": loris, "body": slow_body}
-        self.open: dict[str, list[socket.socket]] = {"head": [], "body": []}
-        self.reopened = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _connect(self, kind: str) -> None:
-        try:
-            sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-            if kind == "head":
-                sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
-            else:
-                sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
-        except OSError:
-            return
-        self.open[kind].append(sock)
-
-    def _run(self) -> None:
-        tick = 0
-        while not self._stop.is_set():
-            for kind, wanted in self.wanted.items():
-                while len(self.open[kind]) < wanted and not self._stop.is_set():
-                    self._connect(kind)
-            for kind, socks in self.open.items():
-                for sock in list(socks):
-                    if kind == "head" and tick % 2:
-                        continue  # one header line every 2 s
-                    try:
-                        sock.send(b"X-%d: v\r\n" % tick if kind == "head" else b"a")
-                    except OSError:
-                        socks.remove(sock)
-                        sock.close()
-                        self.reopened += 1
-            tick += 1
-            self._stop.wait(1.0)
-
-    def __enter__(self) -> Attack:
-        for kind, wanted in self.wanted.items():
-            for _ in range(wanted):
-                self._connect(kind)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        for socks in self.open.values():
-            for sock in socks:
-                sock.close()
-
-
-def probe(port: int, deadline: float = 1.0) -> bool:
-    """One ordinary request on a new connection: answered 200 within *deadline* seconds?"""
-    start = time.monotonic()
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=deadline) as sock:
-            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b""
-            while b"\r\n\r\n" not in data:
-                sock.settimeout(max(0.001, deadline - (time.monotonic() - start)))
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError:
-        return False
-    return data.startswith(b"HTTP/1.1 200") and time.monotonic() - start <= deadline
-
-
-def read_all(sock: socket.socket) -> bytes:
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, TimeoutError):
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
+    head_timeout = 4.0
+    io_timeout = 4.0
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +125,26 @@ def test_buffered_and_unbuffered_bodies_arrive_whole_and_keep_alive_still_works(
             sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\nGET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             both = read_all(sock)
     assert both.count(b"HTTP/1.1 200") == 2
+
+
+def test_a_pipelined_partial_request_waits_in_the_poller_not_in_the_only_thread(tmp_path: Path) -> None:
+    app_dir = write_app(tmp_path / "app", ROUTE)
+    with gunicorn(
+        f"handlerkit:create_app({str(app_dir)!r})", worker_class=f"{__name__}.PatientWorker", threads=1
+    ) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as slow:
+            # a whole request, then the start of the next one, which never ends
+            slow.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\nGET /echo HTTP/1.1\r\nHost: x\r\n")
+            first = b""
+            while not first.endswith(b"}"):
+                first += slow.recv(4096)
+            start = time.monotonic()
+            answered = probe(server.port, deadline=2.0)  # the one thread is free
+            waited = time.monotonic() - start
+            rest = read_all(slow)  # the partial head's deadline: 408, then close
+    assert first.startswith(b"HTTP/1.1 200")
+    assert answered and waited < 2.0, waited
+    assert rest.startswith(b"HTTP/1.1 408 ")
 
 
 @pytest.mark.parametrize(
