@@ -145,7 +145,7 @@ def measure(rounds: int, duration: float, workdir: Path) -> list[dict[tuple[str,
     return per_round
 
 
-def conditions(workdir: Path) -> dict[str, dict[str, str]]:
+def conditions(workdir: Path, probing: float = 6.0) -> dict[str, dict[str, str]]:
     """What each server answers to the refusal cases, and its share of requests answered under attack."""
     found: dict[str, dict[str, str]] = {}
     with running(workdir, CHECKS) as started:
@@ -162,7 +162,7 @@ def conditions(workdir: Path) -> dict[str, dict[str, str]]:
             with Attack(port, loris=200, slow_body=50):
                 time.sleep(2)
                 results = []
-                until = time.monotonic() + 6
+                until = time.monotonic() + probing
                 while time.monotonic() < until:
                     results.append(probe(port))
                     time.sleep(0.05)
@@ -234,14 +234,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--write", action="store_true", help="record the table in benchmarks/results/")
     parser.add_argument("--pin", choices=("on", "off"), default="on")
+    parser.add_argument("--smoke", action="store_true", help="one round of 1 s, short attack")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.duration = 1, 1.0
     if shutil.which("wrk") is None:
         raise SystemExit("needs wrk: apt-get install wrk")
     if args.pin == "on":
         bench_http.PINNING.update(bench_http.pin_plan())
     with tempfile.TemporaryDirectory() as tmp:
         per_round = measure(args.rounds, args.duration, Path(tmp))
-        checks, safe = conditions_table(conditions(Path(tmp)))
+        checks, safe = conditions_table(conditions(Path(tmp), probing=2.0 if args.smoke else 6.0))
     text, ratio_a = report(per_round)
     text += "\nWhat each server answers (the conditions of offering granian):\n\n" + checks + "\n\n" + decision(ratio_a, safe)
     heading = (
