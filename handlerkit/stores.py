@@ -15,7 +15,10 @@ A store that cannot reach its backend raises :class:`StoreError`, an
 shape; callers may catch it to fail open instead.
 
 ``store_from_url("memory://")`` and ``store_from_url("redis://host:6379/0")``
-build either from a URL.
+build either from a URL. Highly available Redis takes the URLs ``limits`` uses
+(:func:`parse_redis_url`): ``redis+sentinel://host:26379,host:26380/mymaster``
+for a Sentinel-managed primary and ``redis+cluster://host:7000,host:7001`` for
+Redis Cluster, served by redis-py's own ``Sentinel`` and ``RedisCluster``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from urllib.parse import parse_qsl, unquote
 
 from .errors import ApiError
 
@@ -35,8 +40,10 @@ __all__ = [
     "MemoryStore",
     "RedisStore",
     "Store",
+    "RedisTopology",
     "StoreError",
     "check_redis_url",
+    "parse_redis_url",
     "redact_url",
     "resolve_store",
     "store_from_url",
@@ -225,7 +232,8 @@ class RedisStore:
     about *socket_timeout* seconds.
 
     Args:
-        url: A ``redis://`` (or ``rediss://``, ``unix://``) URL.
+        url: A ``redis://`` (or ``rediss://``, ``unix://``) URL, or a
+            ``redis+sentinel://`` or ``redis+cluster://`` one (:func:`parse_redis_url`).
         prefix: Prepended to every key.
         socket_timeout: Seconds to wait for connect and for each reply.
 
@@ -237,7 +245,7 @@ class RedisStore:
     def __init__(
         self, url: str, *, prefix: str = "handlerkit:", socket_timeout: float = 0.1
     ) -> None:
-        check_redis_url(url)
+        self.topology = parse_redis_url(url)
         self.url = url
         self.prefix = prefix
         self.socket_timeout = socket_timeout
@@ -262,22 +270,44 @@ class RedisStore:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        return redis.Redis.from_url(
-            self.url,
-            socket_timeout=self.socket_timeout,
-            socket_connect_timeout=self.socket_timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
+        timeouts: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_timeout,
+        }
+        # Bounded latency: no retries, so an unreachable node costs one timeout.
+        options = {**timeouts, "retry": Retry(NoBackoff(), 0), "health_check_interval": 0}
+        topology = self.topology
+        if topology.kind == "sentinel":
+            from redis.sentinel import Sentinel
+
+            sentinels = Sentinel(
+                list(topology.nodes),
+                sentinel_kwargs={**timeouts, **topology.sentinel_auth()},
+                **options,
+                **topology.client_options(),
+            )
+            return cast("redis.Redis", sentinels.master_for(topology.service or ""))
+        if topology.kind == "cluster":
+            from redis.cluster import ClusterNode, RedisCluster
+
+            nodes = [ClusterNode(host, port) for host, port in topology.nodes]  # type: ignore[no-untyped-call]
+            cluster: Any = RedisCluster(
+                startup_nodes=nodes,
+                require_full_coverage=False,
+                **options,
+                **cluster_retry_options(),
+                **topology.client_options(),
+            )
+            return cast("redis.Redis", cluster)  # every command the store sends, by key
+        return redis.Redis.from_url(self.url, **options)
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         import redis
+        from redis.exceptions import RedisClusterException
 
         try:
             return getattr(self.client, name)(*args, **kwargs)
-        except redis.RedisError as exc:
-            raise StoreError() from exc
-        except OSError as exc:
+        except (redis.RedisError, RedisClusterException, OSError) as exc:
             raise StoreError() from exc
 
     @staticmethod
@@ -312,6 +342,147 @@ class RedisStore:
 
     def __repr__(self) -> str:
         return f"RedisStore({redact_url(self.url)!r}, prefix={self.prefix!r})"
+
+
+_DEFAULT_PORTS = {"sentinel": 26379, "cluster": 6379}
+#: Query options each topology accepts, beyond the credentials in the URL.
+_TOPOLOGY_OPTIONS = {
+    "sentinel": {"db", "sentinel_password", "sentinel_username", "ssl", "ssl_cert_reqs", "ssl_ca_certs"},
+    "cluster": {"ssl", "ssl_cert_reqs", "ssl_ca_certs"},
+}
+_SSL_CERT_REQS = {"none", "optional", "required"}
+
+
+@dataclass(frozen=True)
+class RedisTopology:
+    """What a Redis URL names: one server, a Sentinel-managed primary or a cluster.
+
+    Attributes:
+        kind: ``"single"``, ``"sentinel"`` or ``"cluster"``.
+        nodes: The sentinels' or the cluster's seed nodes, ``(host, port)``
+            (empty for ``"single"``: redis-py reads that URL itself).
+        service: The Sentinel service (the primary's name), or ``None``.
+        username: For the Redis servers, from the URL's user part.
+        password: For the Redis servers, from the URL's password part.
+        options: The URL's query options, checked against the topology's list.
+    """
+
+    kind: str
+    nodes: tuple[tuple[str, int], ...] = ()
+    service: str | None = None
+    username: str | None = None
+    password: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for the redis-py connections to the data servers."""
+        found: dict[str, Any] = {}
+        if self.username:
+            found["username"] = self.username
+        if self.password:
+            found["password"] = self.password
+        if "db" in self.options:
+            found["db"] = int(self.options["db"])
+        if self.options.get("ssl", "").lower() in ("1", "true", "yes"):
+            found["ssl"] = True
+            for name in ("ssl_cert_reqs", "ssl_ca_certs"):
+                if name in self.options:
+                    found[name] = self.options[name]
+        return found
+
+    def sentinel_auth(self) -> dict[str, Any]:
+        """Keyword arguments for the connections to the sentinels themselves."""
+        found: dict[str, Any] = {}
+        if "sentinel_username" in self.options:
+            found["username"] = self.options["sentinel_username"]
+        if "sentinel_password" in self.options:
+            found["password"] = self.options["sentinel_password"]
+        return found
+
+
+def cluster_retry_options() -> dict[str, Any]:
+    """``RedisCluster`` arguments for no retries beyond its ``retry`` object's (none).
+
+    redis-py 5 retries cluster errors ``cluster_error_retry_attempts`` times (3)
+    whatever ``retry`` says; redis-py 6 deprecated that argument for ``retry``.
+    """
+    import redis
+
+    return {"cluster_error_retry_attempts": 0} if int(redis.__version__.split(".")[0]) < 6 else {}
+
+
+def parse_redis_url(url: str) -> RedisTopology:
+    """Read and check a Redis URL at startup, naming what is wrong with it.
+
+    * ``redis://``, ``rediss://``, ``unix://`` (and ``limits``' ``redis+unix://``):
+      one server, checked by :func:`check_redis_url`.
+    * ``redis+sentinel://[user:password@]host:port[,host:port...]/SERVICE``:
+      the primary that the sentinels name *SERVICE*, found through redis-py's
+      ``Sentinel`` and found again after a failover. Options: ``db``,
+      ``sentinel_username``, ``sentinel_password`` (the sentinels' own
+      credentials), ``ssl=true`` with ``ssl_cert_reqs`` and ``ssl_ca_certs``.
+    * ``redis+cluster://[user:password@]host:port[,host:port...]``: Redis
+      Cluster through redis-py's ``RedisCluster`` (the nodes are seeds; the
+      rest are discovered). Options: ``ssl=true``, ``ssl_cert_reqs``, ``ssl_ca_certs``.
+
+    Ports default to 26379 for sentinels and 6379 for cluster nodes.
+
+    Raises:
+        ValueError: Naming the problem (an unknown option, a missing service
+            name, a bad port ...), with the credentials masked.
+    """
+    scheme, sep, rest = url.partition("://")
+    kind = {"redis+sentinel": "sentinel", "redis+cluster": "cluster"}.get(scheme.lower())
+    if kind is None:
+        check_redis_url(url)
+        return RedisTopology("single")
+    shown = redact_url(url)
+    rest, _, query = rest.partition("?")
+    hosts, _, path = rest.partition("/")
+    username = password = None
+    if "@" in hosts:
+        userinfo, _, hosts = hosts.rpartition("@")
+        user, colon, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if colon else None
+    nodes = []
+    for part in hosts.split(","):
+        host, port = _host_port(part.strip(), _DEFAULT_PORTS[kind], shown)
+        nodes.append((host, port))
+    service = unquote(path.strip("/")) or None
+    if kind == "sentinel" and service is None:
+        raise ValueError(
+            f"Redis URL {shown!r} names no Sentinel service: put the primary's name after the"
+            " hosts, as in redis+sentinel://host:26379,host:26380/mymaster"
+        )
+    if kind == "cluster" and path.strip("/") not in ("", "0"):
+        raise ValueError(f"Redis URL {shown!r}: Redis Cluster has only database 0, not {path!r}")
+    options: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name not in _TOPOLOGY_OPTIONS[kind]:
+            known = ", ".join(sorted(_TOPOLOGY_OPTIONS[kind]))
+            raise ValueError(f"Redis URL {shown!r}: option {name!r} is not valid for {scheme} (known: {known})")
+        options[name] = value
+    if "db" in options and not options["db"].isdigit():
+        raise ValueError(f"Redis URL {shown!r}: db must be a number, not {options['db']!r}")
+    if options.get("ssl_cert_reqs", "required").lower() not in _SSL_CERT_REQS:
+        raise ValueError(f"Redis URL {shown!r}: ssl_cert_reqs must be none, optional or required")
+    return RedisTopology(kind, tuple(nodes), service if kind == "sentinel" else None, username, password, options)
+
+
+def _host_port(part: str, default: int, shown: str) -> tuple[str, int]:
+    if part.startswith("["):  # [::1]:7000
+        host, _, tail = part[1:].partition("]")
+        port_text = tail[1:] if tail.startswith(":") else ""
+    else:
+        host, _, port_text = part.partition(":")
+    if not host:
+        raise ValueError(f"Redis URL {shown!r} has an empty host in its host list")
+    if not port_text:
+        return host, default
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"Redis URL {shown!r}: {port_text!r} is not a port")
+    return host, int(port_text)
 
 
 def check_redis_url(url: str) -> None:
@@ -383,7 +554,8 @@ def store_from_url(url: str, **options: Any) -> Store:
 
     Args:
         url: ``"memory://"`` for a :class:`MemoryStore`, or a ``redis://``,
-            ``rediss://`` or ``unix://`` URL for a :class:`RedisStore`.
+            ``rediss://``, ``unix://``, ``redis+sentinel://`` or
+            ``redis+cluster://`` URL for a :class:`RedisStore` (:func:`parse_redis_url`).
         **options: Passed to the store's constructor (``max_entries``,
             ``prefix``, ``socket_timeout``).
 
@@ -394,9 +566,12 @@ def store_from_url(url: str, **options: Any) -> Store:
     scheme = url.partition("://")[0].lower()
     if scheme == "memory":
         return MemoryStore(**options)
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster"):
         return RedisStore(url, **options)
-    raise ValueError(f"unsupported store URL scheme {scheme!r}; use memory:// or redis://")
+    raise ValueError(
+        f"unsupported store URL scheme {scheme!r}; use memory://, redis://, rediss://,"
+        " redis+sentinel:// or redis+cluster://"
+    )
 
 
 def resolve_store(store: Store | str | None) -> Store:

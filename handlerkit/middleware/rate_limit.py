@@ -33,7 +33,7 @@ from ..direct import respond
 from ..errors import ApiError
 from ..handlers import adapt_inner, mark_wrapper
 from ..response import set_headers
-from ..stores import FORKS, check_redis_url, redact_url
+from ..stores import FORKS, cluster_retry_options, parse_redis_url, redact_url
 from ..typing import RouteHandler
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ STRATEGIES = {
     "sliding-window": "SlidingWindowCounterRateLimiter",
 }
 
-_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
+_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 
 #: Keys longer than this are hashed before they reach the storage.
 MAX_KEY_LENGTH = 200
@@ -246,6 +246,7 @@ class _Limiter:
         from limits.errors import StorageError
         from limits.storage import storage_from_string
         from redis.backoff import NoBackoff
+        from redis.exceptions import RedisClusterException
         from redis.retry import Retry
 
         # Short socket timeouts and no retries: a hung Redis costs about
@@ -256,8 +257,17 @@ class _Limiter:
             "retry": Retry(NoBackoff(), 0),
             "health_check_interval": 0,
         }
+        if self.storage_url.lower().startswith("redis+sentinel://"):
+            # Count on the primary only: a replica's answer may lag behind it.
+            options["use_replicas"] = False
+            options["sentinel_kwargs"] = {
+                "socket_timeout": self.socket_timeout,
+                "socket_connect_timeout": self.socket_timeout,
+            }
+        elif self.storage_url.lower().startswith("redis+cluster://"):
+            options.update(cluster_retry_options())
         storage = storage_from_string(self.storage_url, wrap_exceptions=True, **options)
-        self.errors = (OSError, StorageError, redis.RedisError)
+        self.errors = (OSError, StorageError, redis.RedisError, RedisClusterException)
         limiter_class = getattr(strategies, STRATEGIES[self.strategy])
         item = RateLimitItemPerSecond(self.limit, self.window)
         return _LimitsLimiter(limiter_class(storage), item)
@@ -346,9 +356,12 @@ def with_rate_limit(
     if on_storage_error not in ("open", "closed"):
         raise ValueError('with_rate_limit: on_storage_error must be "open" or "closed"')
     if storage.partition("://")[0].lower() not in _SCHEMES or "://" not in storage:
-        raise ValueError('with_rate_limit: storage must be "memory://" or a redis:// URL')
+        raise ValueError(
+            'with_rate_limit: storage must be "memory://" or a redis://, rediss://,'
+            " redis+sentinel:// or redis+cluster:// URL"
+        )
     if not storage.lower().startswith("memory://"):
-        check_redis_url(storage)
+        parse_redis_url(storage)
     if key is not None and not callable(key):
         raise ValueError("with_rate_limit: key must be a callable (request, context) -> str")
     key_func = key or default_key
