@@ -195,8 +195,24 @@ def test_a_dead_cluster_primary_leaves_the_other_slots_working_quickly(tmp_path:
             store.set(f"k{i}", b"v", ttl=60)
             slot = store.client.keyslot(f"k{i}")
             owner[f"k{i}"] = store.client.nodes_manager.get_node_from_slot(slot).port
+        limited = with_rate_limit(limit=3, window=60, storage=topology.url, on_storage_error="open",
+                                  key=lambda request, context: request.headers["x-client"])(lambda request: {"ok": True})
+        clients = [f"client-{i}" for i in range(12)]
+        for client in clients:  # connect before the kill, as a running worker would have
+            limited(NextRequest("http://x/", headers={"x-client": client}))
         topology.kill("primary0")
         dead = topology.ports["primary0"]
+        outcomes = {}
+        for client in clients:  # each has 2 left of its limit of 3
+            answers = [limited(NextRequest("http://x/", headers={"x-client": client})) for _ in range(4)]
+            assert all(a.status_code < 500 for a in answers)
+            if all("X-RateLimit-Remaining" in a.headers or a.status_code == 429 for a in answers):
+                outcomes[client] = [a.status_code for a in answers]
+            else:
+                outcomes[client] = ["open" for a in answers if a.headers.get("X-RateLimit-Status") == "unavailable"]
+        counted = [o for o in outcomes.values() if o and o[0] != "open"]
+        assert counted and all(o == [200, 200, 429, 429] for o in counted), outcomes  # exact on live slots
+        assert any(o and o[0] == "open" for o in outcomes.values()), outcomes  # the dead slots fail open
         alive_keys = [k for k, port in owner.items() if port != dead][:20]
         dead_keys = [k for k, port in owner.items() if port == dead][:5]
         failures = 0
