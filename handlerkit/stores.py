@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 __all__ = [
     "MemoryStore",
     "RedisStore",
-    "Store",
     "RedisTopology",
+    "Store",
     "StoreError",
     "check_redis_url",
     "parse_redis_url",
@@ -391,8 +391,16 @@ class RedisTopology:
         return found
 
     def sentinel_auth(self) -> dict[str, Any]:
-        """Keyword arguments for the connections to the sentinels themselves."""
+        """Keyword arguments for the connections to the sentinels themselves.
+
+        The URL's credentials, as ``limits`` uses them, unless ``sentinel_username``
+        or ``sentinel_password`` name the sentinels' own.
+        """
         found: dict[str, Any] = {}
+        if self.username:
+            found["username"] = self.username
+        if self.password:
+            found["password"] = self.password
         if "sentinel_username" in self.options:
             found["username"] = self.options["sentinel_username"]
         if "sentinel_password" in self.options:
@@ -431,7 +439,7 @@ def parse_redis_url(url: str) -> RedisTopology:
         ValueError: Naming the problem (an unknown option, a missing service
             name, a bad port ...), with the credentials masked.
     """
-    scheme, sep, rest = url.partition("://")
+    scheme, _, rest = url.partition("://")
     kind = {"redis+sentinel": "sentinel", "redis+cluster": "cluster"}.get(scheme.lower())
     if kind is None:
         check_redis_url(url)

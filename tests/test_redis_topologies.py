@@ -21,6 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+import redis
 
 from handlerkit import NextRequest, with_rate_limit
 from handlerkit.stores import RedisStore, StoreError, parse_redis_url, store_from_url
@@ -36,7 +37,8 @@ def test_sentinel_and_cluster_urls_are_read_as_limits_writes_them() -> None:
     assert sentinel.kind == "sentinel" and sentinel.service == "mymaster"
     assert sentinel.nodes == (("a", 26379), ("b", 26379), ("::1", 26380))
     assert sentinel.client_options() == {"password": "s3cret", "db": 2}
-    assert sentinel.sentinel_auth() == {"password": "x"}
+    assert sentinel.sentinel_auth() == {"password": "x"}  # the sentinels' own, given
+    assert parse_redis_url("redis+sentinel://u:p@a/m").sentinel_auth() == {"username": "u", "password": "p"}
     cluster = parse_redis_url("redis+cluster://u:p@h1:7000,h2:7001?ssl=true&ssl_cert_reqs=none")
     assert cluster.kind == "cluster" and cluster.nodes == (("h1", 7000), ("h2", 7001))
     assert cluster.client_options() == {"username": "u", "password": "p", "ssl": True, "ssl_cert_reqs": "none"}
@@ -282,6 +284,13 @@ def test_after_a_sentinel_failover_a_limit_of_l_allows_exactly_l(tmp_path: Path)
                                   key=lambda request, context: request.headers["x-client"])(lambda request: {"ok": True})
         hit = lambda client: handler(NextRequest("http://x/", headers={"x-client": client})).status_code  # noqa: E731
         assert [hit("before") for _ in range(6)] == [200] * 4 + [429] * 2
+        # the URL's options reach the rate limiter and the store alike: both write to db 3
+        in_db3 = with_rate_limit(limit=4, window=60, storage=topology.url + "?db=3")(lambda request: {"ok": True})
+        assert "X-RateLimit-Remaining" in in_db3(NextRequest("http://x/")).headers
+        store_from_url(topology.url + "?db=3").set("probe", b"1", ttl=60)
+        primary = redis.Redis(port=topology.ports["primary"], db=3)
+        assert primary.get("handlerkit:probe") == b"1" and primary.dbsize() >= 2
+        primary.close()
         topology.kill("primary")
         deadline = time.monotonic() + 30
         while current_primary(topology) != topology.ports["replica"]:

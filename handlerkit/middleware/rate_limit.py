@@ -257,15 +257,20 @@ class _Limiter:
             "retry": Retry(NoBackoff(), 0),
             "health_check_interval": 0,
         }
-        if self.storage_url.lower().startswith("redis+sentinel://"):
+        # limits reads only the hosts, service and credentials of a topology URL; the
+        # options handlerkit accepts in its query (db, ssl ...) are passed on here.
+        topology = parse_redis_url(self.storage_url)
+        if topology.kind == "sentinel":
             # Count on the primary only: a replica's answer may lag behind it.
             options["use_replicas"] = False
             options["sentinel_kwargs"] = {
                 "socket_timeout": self.socket_timeout,
                 "socket_connect_timeout": self.socket_timeout,
+                **topology.sentinel_auth(),
             }
-        elif self.storage_url.lower().startswith("redis+cluster://"):
+        elif topology.kind == "cluster":
             options.update(cluster_retry_options())
+        options.update(topology.client_options())
         storage = storage_from_string(self.storage_url, wrap_exceptions=True, **options)
         self.errors = (OSError, StorageError, redis.RedisError, RedisClusterException)
         limiter_class = getattr(strategies, STRATEGIES[self.strategy])
