@@ -27,6 +27,7 @@ from .context import RouteContext
 from .errors import ApiError
 from .handlers import adapt_handler
 from .middleware.cache import segment_cache
+from .apidocs import add_docs_routes
 from .openapi import add_document_route
 from .request import DEFAULT_MAX_BODY_SIZE, NextRequest, close_uploads_after, content_length_error
 from .response import NextResponse
@@ -89,6 +90,10 @@ class App:
             needs apispec (the ``openapi`` extra). See docs/openapi.md.
         openapi_options: Passed to :func:`handlerkit.openapi.build_spec`
             (``title``, ``version`` ...).
+        docs_path: Serve an interactive docs page (Swagger UI, offline: its
+            files come from the ``docs`` extra, not a CDN) for the
+            ``openapi_path`` document at this static path, e.g. ``"/docs"``.
+            Off by default; see docs/openapi.md.
     """
 
     def __init__(
@@ -106,6 +111,7 @@ class App:
         cache_store: Store | str | None = None,
         openapi_path: str | None = None,
         openapi_options: dict[str, Any] | None = None,
+        docs_path: str | None = None,
     ) -> None:
         if isinstance(source, Router):
             routes, self.root_middleware = source.build(), None
@@ -146,6 +152,9 @@ class App:
         )
         if openapi_path is not None:
             add_document_route(self, openapi_path, wrap=wrap, **(openapi_options or {}))
+        if docs_path is not None:
+            title = str((openapi_options or {}).get("title", "API docs"))
+            add_docs_routes(self, docs_path, openapi_path, title=title, wrap=wrap)
         warn_if_sync_worker(self.routes)  # long SSE streams die at gunicorn's sync-worker timeout
         self.resolver = Resolver(
             self.table,

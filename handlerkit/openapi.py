@@ -90,7 +90,8 @@ _BEARER = "bearerAuth"
 _PARAM_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 1024}
 _URI_TOO_LONG = (
     "URI Too Long: the request line is over the server's limit (gunicorn: 4094 bytes by "
-    "default). The server answers before the app, so the body is its own, not the Error shape."
+    "default). The server answers before the app: the Error shape under handlerkit serve, "
+    "the server's own body elsewhere."
 )
 _STATUS_KEY = re.compile(r"^[1-5](?:[0-9]{2}|XX)$")
 

@@ -8,24 +8,19 @@ features beyond the loopback server.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser.conftest import WAIT
 from tests.support.servers import ROOT, Server, gunicorn
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 EXAMPLE = ROOT / "examples" / "realtime"
-WAIT = 20  # seconds; an upper bound, not a timing assertion
 
 
 @pytest.fixture
@@ -35,38 +30,6 @@ def server() -> Iterator[Server]:
         f"handlerkit:create_app({str(EXAMPLE)!r})", worker_class="gthread", threads=8, env=env
     ) as running:
         yield running
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        if shutil.which(binary) is None:
-            pytest.fail(
-                f"{binary} is missing; .ci/run installs chromium and chromium-driver with apt-get"
-            )
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        service=Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log")),
-        options=options,
-    )
-    driver.set_page_load_timeout(WAIT)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def items(driver: webdriver.Chrome, kind: str) -> list[str]:
