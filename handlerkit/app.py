@@ -129,6 +129,9 @@ class App:
         self.max_body_size = max_body_size
         self.secret_key = secret_key
         self.debug = debug
+        #: Called with ``(route, method)`` for each routed request before its handler is
+        #: chosen; :func:`handlerkit.tracing.instrument` names the request's span with it.
+        self.route_observer: Callable[[Route, str], None] | None = None
         self.trusted_hosts = list(trusted_hosts) if trusted_hosts is not None else None
         self.cache_store: Store = resolve_store(cache_store)
         for route in self.routes:
@@ -233,6 +236,9 @@ class App:
 
         *request* and *context* are passed when middleware already built them.
         """
+        observer = self.route_observer
+        if observer is not None:  # PERF: one attribute test when nothing observes
+            observer(route, method)
         handler = route.handlers.get(method)
         if handler is None or (method == "OPTIONS" and route.preflights):
             # HEAD via GET, a CORS preflight, the automatic OPTIONS, or a 405
