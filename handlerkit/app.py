@@ -28,6 +28,7 @@ from .errors import ApiError
 from .handlers import adapt_handler
 from .middleware.cache import segment_cache
 from .apidocs import add_docs_routes
+from .config import load_settings
 from .openapi import add_document_route
 from .request import DEFAULT_MAX_BODY_SIZE, NextRequest, close_uploads_after, content_length_error
 from .response import NextResponse
@@ -415,28 +416,12 @@ def _safe_path(path: str) -> str:
 def create_app(app_dir: str | os.PathLike[str], **options: Any) -> App:
     """Return ``App(app_dir, **options)``; for ``gunicorn "handlerkit:create_app('app')"``.
 
-    Options not given are read from the environment when set there:
-    ``HANDLERKIT_TRUSTED_PROXIES`` (an int), ``HANDLERKIT_TRUSTED_HOSTS``
-    (comma-separated) and ``HANDLERKIT_SECRET_KEY`` (comma-separated keys,
-    oldest first: the last signs, all verify). ``App`` itself never reads the
-    environment.
+    Options not given are read as :mod:`handlerkit.config` says: from the
+    environment (``HANDLERKIT_SECRET_KEY``, ``HANDLERKIT_TRUSTED_PROXIES``,
+    ``HANDLERKIT_TRUSTED_HOSTS``, ``HANDLERKIT_BASE_PATH`` ...), then from a
+    ``.env`` file. ``handlerkit dev``, ``handlerkit serve`` and the pytest
+    plugin read them the same way. ``App`` itself never reads the environment.
     """
-    return App(app_dir, **{**_env_options(), **options})
-
-
-def _env_options() -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    proxies = os.environ.get("HANDLERKIT_TRUSTED_PROXIES", "").strip()
-    if proxies:
-        if not proxies.isdigit():
-            raise ValueError(f"HANDLERKIT_TRUSTED_PROXIES must be a whole number, not {proxies!r}")
-        options["trusted_proxies"] = int(proxies)
-    hosts = [h.strip() for h in os.environ.get("HANDLERKIT_TRUSTED_HOSTS", "").split(",") if h.strip()]
-    if hosts:
-        options["trusted_hosts"] = hosts
-    keys = [k.strip() for k in os.environ.get("HANDLERKIT_SECRET_KEY", "").split(",") if k.strip()]
-    if keys:
-        options["secret_key"] = keys if len(keys) > 1 else keys[0]
-    return options
+    return App(app_dir, **load_settings(options).options)
 
 

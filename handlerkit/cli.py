@@ -30,6 +30,7 @@ from .introspect import (
     unguarded_pairs,
 )
 from .routing.discover import discover
+from .config import ENV_FILE_VARIABLE, load_settings
 from .scaffold import cmd_new
 
 __all__ = ["build_parser", "main"]
@@ -50,7 +51,9 @@ def _config_text(config: dict[str, Any]) -> str:
 
 def _load(app_dir: str, err: TextIO) -> App | None:
     try:
-        return App(app_dir)
+        return App(app_dir, **load_settings().options)
+    except ValueError as exc:  # a malformed setting (its variable named)
+        err.write(f"handlerkit: {exc}\n")
     except FileNotFoundError as exc:
         err.write(f"handlerkit: {exc}\n")
     except RouteDefinitionError as exc:
@@ -304,6 +307,42 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- dev, serve
 
 
+def _use_env_file(args: argparse.Namespace) -> int | None:
+    """Make ``--env-file`` the file every later load reads (workers and reloads included)."""
+    if getattr(args, "env_file", None):
+        if not os.path.isfile(args.env_file):
+            sys.stderr.write(f"handlerkit: the .env file {args.env_file!r} does not exist\n")
+            return 2
+        os.environ[ENV_FILE_VARIABLE] = os.path.abspath(args.env_file)
+    return None
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """``handlerkit config``: the settings that apply and where each came from, secrets masked."""
+    failed = _use_env_file(args)
+    if failed is not None:
+        return failed
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        sys.stderr.write(f"handlerkit: {exc}\n")
+        return 2
+    if args.json:
+        document = {
+            "env_file": settings.env_file,
+            "settings": {
+                name: {"value": value, "source": settings.sources[name]}
+                for name, value in settings.redacted().items()
+            },
+        }
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return 0
+    sys.stdout.write(f".env file: {settings.env_file or 'none'}\n")
+    for line in settings.lines() or ["(no settings: every App option has its default)"]:
+        sys.stdout.write(line + "\n")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """``handlerkit dev``: the Werkzeug dev server with a route-tree-aware reloader."""
     from .devserver import run_dev
@@ -311,6 +350,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.app_dir):
         sys.stderr.write(f"handlerkit: app directory not found: {os.path.abspath(args.app_dir)}\n")
         return 2
+    failed = _use_env_file(args)
+    if failed is not None:
+        return failed
     return run_dev(args.app_dir, host=args.host, port=args.port, debugger=args.debugger)
 
 
@@ -324,6 +366,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.app_dir):
         sys.stderr.write(f"handlerkit: app directory not found: {os.path.abspath(args.app_dir)}\n")
         return 2
+    failed = _use_env_file(args)
+    if failed is not None:
+        return failed
     if _load(args.app_dir, sys.stderr) is None:  # fail fast, before forking workers
         return 1
     return serve(
@@ -415,7 +460,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="show Werkzeug's interactive debugger for a handler's unexpected errors "
         "(never in production)",
     )
+    env_file_help = "read settings from this .env file (default ./.env; see handlerkit config)"
+    dev.add_argument("--env-file", metavar="PATH", help=env_file_help)
     dev.set_defaults(func=cmd_dev)
+
+    config = commands.add_parser(
+        "config", help="print the settings that apply (flags, environment, .env), secrets masked"
+    )
+    config.add_argument("--env-file", metavar="PATH", help=env_file_help)
+    config.add_argument("--json", action="store_true", help="print JSON")
+    config.set_defaults(func=cmd_config)
 
     serve = commands.add_parser("serve", help="serve the app under gunicorn")
     serve.add_argument("app_dir", **APP_DIR_ARGUMENT)
@@ -468,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="enable gunicorn's control socket at PATH (default: none)",
     )
+    serve.add_argument("--env-file", metavar="PATH", help=env_file_help)
     serve.set_defaults(func=cmd_serve)
 
     new = commands.add_parser("new", help="scaffold files")

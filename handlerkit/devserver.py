@@ -29,6 +29,7 @@ from werkzeug.serving import is_running_from_reloader, run_simple
 
 from .app import App
 from .boundary import exception_response
+from .config import load_settings
 from .errors import RouteDefinitionError
 
 __all__ = ["DebuggerApp", "DevApp", "run_dev", "snapshot"]
@@ -93,10 +94,14 @@ class DevApp:
         self.error: RouteDefinitionError | None = None
         self.app: App | None = None
         try:
-            self.app = DebuggerApp(app_dir, debug=True) if debug else App(app_dir)
+            options = load_settings().options  # the same settings as create_app and serve
+            self.app = DebuggerApp(app_dir, **{**options, "debug": True}) if debug else App(app_dir, **options)
         except RouteDefinitionError as exc:
             self.error = exc
             logger.error("handlerkit dev: the app failed to load: %s", exc)
+        except ValueError as exc:  # a malformed setting, its variable named
+            self.error = RouteDefinitionError(str(exc), [])
+            logger.error("handlerkit dev: a setting is malformed: %s", exc)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -171,6 +176,9 @@ def run_dev(
         sys.stderr.write(
             f"handlerkit dev: serving {app_dir} on http://{host}:{port} (reloading on changes)\n"
         )
+        with contextlib.suppress(ValueError):  # a malformed one is shown by the serving process
+            for line in load_settings().lines():
+                sys.stderr.write(f"handlerkit dev: {line}\n")
         if debugger:
             sys.stderr.write(DEBUGGER_WARNING.format(where=f"http://{host}:{port}"))
         application: Any = _never_called
