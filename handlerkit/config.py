@@ -111,7 +111,8 @@ def load_settings(
     """Return the settings from *flags*, then the environment, then the ``.env`` file.
 
     Args:
-        flags: Options given explicitly; a ``None`` value counts as not given.
+        flags: Options given explicitly, passed on as they are; for the
+            settings listed in :data:`SETTINGS`, ``None`` counts as not given.
         environ: The environment (default ``os.environ``).
         env_file: The ``.env`` file; default ``$HANDLERKIT_ENV_FILE`` or
             ``./.env``. One named here or in the variable must exist.
@@ -132,9 +133,10 @@ def load_settings(
         raise ValueError(f"the .env file {path!r} does not exist")
     settings = Settings(env_file=os.path.abspath(path) if file_values else None)
     for name, value in (flags or {}).items():
-        if value is not None:
-            settings.options[name] = value
-            settings.sources[name] = "flag"
+        if value is None and name in SETTINGS:
+            continue  # a setting left unset (serve's --trusted-proxies, say): read it below
+        settings.options[name] = value  # any other option as given (max_body_size=None ...)
+        settings.sources[name] = "flag"
     for name, (variable, parse) in SETTINGS.items():
         if name in settings.options:
             continue

@@ -35,10 +35,16 @@ def test_flags_win_over_the_environment_which_wins_over_the_env_file(tmp_path: P
         "HANDLERKIT_DOCS_PATH=/docs\n"
     )
     environ = {"HANDLERKIT_BASE_PATH": "/env", "HANDLERKIT_TRUSTED_PROXIES": "1"}
-    settings = load_settings({"trusted_proxies": 3, "base_path": None}, environ=environ, env_file=env_file)
-    assert settings.options == {"trusted_proxies": 3, "base_path": "/env", "secret_key": "from-file", "docs_path": "/docs"}
+    settings = load_settings(
+        {"trusted_proxies": 3, "base_path": None, "max_body_size": None}, environ=environ, env_file=env_file
+    )
+    assert settings.options == {
+        "trusted_proxies": 3, "base_path": "/env", "secret_key": "from-file", "docs_path": "/docs",
+        "max_body_size": None,  # not a setting: passed on as given (None lifts the body limit)
+    }
     assert settings.sources == {
         "trusted_proxies": "flag",
+        "max_body_size": "flag",
         "base_path": "environment HANDLERKIT_BASE_PATH",
         "secret_key": ".env HANDLERKIT_SECRET_KEY",
         "docs_path": ".env HANDLERKIT_DOCS_PATH",
