@@ -27,7 +27,7 @@ from .routing.tree import make_route
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .app import App
+    from .openapi import App  # the protocol: the App serves this page, so no import of app.py
 
 __all__ = ["ASSETS", "add_docs_routes"]
 

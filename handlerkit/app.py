@@ -16,6 +16,7 @@ from typing import Any
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from .apidocs import add_docs_routes
 from .boundary import (
     boundary_failed,
     exception_response,
@@ -23,12 +24,11 @@ from .boundary import (
     not_a_response,
     request_id_for,
 )
+from .config import load_settings
 from .context import RouteContext
 from .errors import ApiError
 from .handlers import adapt_handler
 from .middleware.cache import segment_cache
-from .apidocs import add_docs_routes
-from .config import load_settings
 from .openapi import add_document_route
 from .request import DEFAULT_MAX_BODY_SIZE, NextRequest, close_uploads_after, content_length_error
 from .response import NextResponse

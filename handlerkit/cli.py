@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .app import NO_ROUTES, App
+from .config import ENV_FILE_VARIABLE, load_settings
 from .errors import InvalidSegmentError, RouteDefinitionError
 from .handlers import METHODS
 from .introspect import (
@@ -30,7 +31,6 @@ from .introspect import (
     unguarded_pairs,
 )
 from .routing.discover import discover
-from .config import ENV_FILE_VARIABLE, load_settings
 from .scaffold import cmd_new
 
 __all__ = ["build_parser", "main"]
