@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -27,7 +24,7 @@ from handlerkit import NextRequest, with_rate_limit
 from handlerkit.stores import RedisStore, StoreError, parse_redis_url, store_from_url
 from handlerkit.testing import write_app
 from tests.support.redis_topologies import Topology, current_primary, redis_cluster, redis_sentinel
-from tests.support.servers import ROOT, free_port, stop, wait_for_port
+from tests.support.servers import handlerkit_serve
 
 # --- URLs, checked at startup ---------------------------------------------------------------
 
@@ -129,17 +126,10 @@ ROUTES = {
 }
 
 
-def _serve(app_dir: Path, url: str, runs: Path, log: Path, limit: int = 10) -> tuple[int, subprocess.Popen[bytes]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "handlerkit", "serve", str(app_dir), "--bind", f"127.0.0.1:{port}",
-         "--workers", "2"],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=app_dir.parent,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "HK_REDIS_URL": url, "HK_RUNS": str(runs),
-             "HK_LIMIT": str(limit)},
-    )
-    wait_for_port(port, proc)
-    return port, proc
+def _serve(app_dir: Path, url: str, runs: Path, log: Path, limit: int = 10) -> Any:
+    """One "host": `handlerkit serve` with two workers, its stores and limits on *url*."""
+    env = {"HK_REDIS_URL": url, "HK_RUNS": str(runs), "HK_LIMIT": str(limit)}
+    return handlerkit_serve(app_dir, "--workers", "2", env=env, log=log)
 
 
 def _get(port: int, path: str, headers: dict[str, str] | None = None, data: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -158,11 +148,10 @@ def two_hosts(cluster: Topology, tmp_path_factory: pytest.TempPathFactory) -> It
     app_dir = write_app(root / "app", ROUTES)
     runs = root / "runs.txt"
     with ExitStack() as stack:
-        ports = []
-        for name in ("host-a", "host-b"):
-            port, proc = _serve(app_dir, cluster.url, runs, root / f"{name}.log")
-            stack.callback(stop, proc, signal.SIGTERM)
-            ports.append(port)
+        ports = [
+            stack.enter_context(_serve(app_dir, cluster.url, runs, root / f"{name}.log"))
+            for name in ("host-a", "host-b")
+        ]
         yield ports, runs
 
 
@@ -239,8 +228,7 @@ def test_a_dead_cluster_primary_leaves_the_other_slots_working_quickly(tmp_path:
 def test_a_sentinel_failover_is_a_bounded_outage_with_no_5xx_and_exact_limits_after(tmp_path: Path) -> None:
     app_dir = write_app(tmp_path / "app", ROUTES)
     with redis_sentinel(tmp_path) as topology:
-        port, proc = _serve(app_dir, topology.url, tmp_path / "runs.txt", tmp_path / "serve.log", limit=1000)
-        try:
+        with _serve(app_dir, topology.url, tmp_path / "runs.txt", tmp_path / "serve.log", limit=1000) as port:
             before = current_primary(topology)
             assert before == topology.ports["primary"]
             seen: list[tuple[float, int, str]] = []
@@ -263,8 +251,6 @@ def test_a_sentinel_failover_is_a_bounded_outage_with_no_5xx_and_exact_limits_af
             statuses = []
             for _ in range(5):
                 statuses.append(_get(port, "/limited", fresh)[0])
-        finally:
-            stop(proc, signal.SIGTERM)
     during = [s for t, s, state in seen if t >= killed_at]
     outage = [t for t, _, state in seen if t >= killed_at and state != "counted"]
     length = (max(outage) - killed_at) if outage else 0.0

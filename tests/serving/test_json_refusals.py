@@ -8,10 +8,6 @@ keeps its status and gets ``{"error", "message"}`` instead of gunicorn's HTML pa
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +15,7 @@ import pytest
 
 from handlerkit.testing import write_app
 from handlerkit.workers import refusal_bytes
-from tests.support.servers import ROOT, free_port, gunicorn, stop, wait_for_port
+from tests.support.servers import gunicorn, handlerkit_serve
 from tests.support.slow_clients import REFUSAL_CASES, exchange
 
 ROUTE = {"echo/route.py": "def POST(request):\n    return {'n': len(request.bytes())}\n\ndef GET():\n    return {'ok': True}\n"}
@@ -31,19 +27,8 @@ CASES = REFUSAL_CASES
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp("refusals")
     app_dir = write_app(root / "app", ROUTE)
-    port, log = free_port(), root / "serve.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "handlerkit", "serve", str(app_dir), "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        wait_for_port(port, proc)
+    with handlerkit_serve(app_dir, "--workers", "1") as port:
         yield port
-    finally:
-        stop(proc, signal.SIGTERM)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

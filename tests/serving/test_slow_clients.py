@@ -11,11 +11,7 @@ client gets.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +20,7 @@ import pytest
 
 from handlerkit.testing import write_app
 from handlerkit.workers import ThreadWorker, buffered_length
-from tests.support.servers import ROOT, free_port, gunicorn, stop, wait_for_port
+from tests.support.servers import gunicorn, handlerkit_serve
 from tests.support.slow_clients import Attack, probe, read_all
 
 ROUTE = {"echo/route.py": "def POST(request):\n    return {'n': len(request.bytes())}\n\ndef GET():\n    return {'ok': True}\n"}
@@ -50,19 +46,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """The default `handlerkit serve` (default workers and threads)."""
     root = tmp_path_factory.mktemp("slow-clients")
     app_dir = write_app(root / "app", ROUTE)
-    port, log = free_port(), root / "serve.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "handlerkit", "serve", str(app_dir), "--bind", f"127.0.0.1:{port}"],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        wait_for_port(port, proc)
+    with handlerkit_serve(app_dir) as port:
         yield port
-    finally:
-        stop(proc, signal.SIGTERM)
 
 
 def test_200_slowloris_and_50_slow_bodies_leave_95_percent_answered_within_a_second(served: int) -> None:

@@ -147,6 +147,31 @@ def _wait_http(server: Server, timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
+def handlerkit_serve(
+    app_dir: Path, *args: str, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[int]:
+    """Run ``handlerkit serve APP_DIR --bind 127.0.0.1:PORT *args`` from APP_DIR's folder; yield PORT.
+
+    The log goes to *log* (default ``serve-PORT.log`` beside APP_DIR); the server is
+    stopped by PID with SIGTERM, as gunicorn expects.
+    """
+    port = free_port()
+    log = log or app_dir.parent / f"serve-{port}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "handlerkit", "serve", str(app_dir), "--bind", f"127.0.0.1:{port}", *args],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=app_dir.parent,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    try:
+        wait_for_port(port, proc)
+        yield port
+    finally:
+        stop(proc, signal.SIGTERM)
+
+
+@contextlib.contextmanager
 def redis_server() -> Iterator[Server]:
     """Run a throwaway ``redis-server`` on a free port; stop it by PID."""
     binary = shutil.which("redis-server")
