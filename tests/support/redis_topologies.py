@@ -15,7 +15,7 @@ import contextlib
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,11 +86,8 @@ def redis_cluster(directory: Path) -> Iterator[Topology]:
                    "--cluster-replicas", "0", "--cluster-yes", timeout=30)
         if "[OK] All 16384 slots covered" not in out:
             pytest.fail(f"redis-cli --cluster create failed:\n{out}")
-        deadline = time.monotonic() + 20
-        while "cluster_state:ok" not in _cli(ports[0], "cluster", "info"):
-            if time.monotonic() > deadline:
-                pytest.fail("the cluster did not reach cluster_state:ok")
-            time.sleep(0.1)
+        _wait_until(lambda: "cluster_state:ok" in _cli(ports[0], "cluster", "info"),
+                    "the cluster did not reach cluster_state:ok")
         yield topology
     finally:
         for proc in topology.procs.values():
@@ -116,11 +113,8 @@ def redis_sentinel(directory: Path, service: str = "mymaster") -> Iterator[Topol
         )
         topology.ports["replica"] = replica
         wait_for_port(replica, topology.procs["replica"])
-        deadline = time.monotonic() + 20
-        while "master_link_status:up" not in _cli(replica, "info", "replication"):
-            if time.monotonic() > deadline:
-                pytest.fail("the replica did not sync with the primary")
-            time.sleep(0.1)
+        _wait_until(lambda: "master_link_status:up" in _cli(replica, "info", "replication"),
+                    "the replica did not sync with the primary")
         for index, port in enumerate(sentinels):
             conf = directory / f"sentinel-{port}.conf"
             conf.write_text(
@@ -134,19 +128,24 @@ def redis_sentinel(directory: Path, service: str = "mymaster") -> Iterator[Topol
             topology.ports[f"sentinel{index}"] = port
         for index, port in enumerate(sentinels):
             wait_for_port(port, topology.procs[f"sentinel{index}"])
-        deadline = time.monotonic() + 20
-        while not all(
-            "num-other-sentinels" in (info := _cli(p, "sentinel", "master", service))
-            and _field(info, "num-other-sentinels") == "2"
-            for p in sentinels
-        ):
-            if time.monotonic() > deadline:
-                pytest.fail("the sentinels did not find each other")
-            time.sleep(0.2)
+        _wait_until(
+            lambda: all(_field(_cli(p, "sentinel", "master", service), "num-other-sentinels") == "2"
+                        for p in sentinels),
+            "the sentinels did not find each other",
+        )
         yield topology
     finally:
         for proc in topology.procs.values():
             stop(proc)
+
+
+def _wait_until(ready: Callable[[], bool], failure: str, seconds: float = 20) -> None:
+    """Poll *ready* until it holds, or fail the test with *failure* after *seconds*."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if time.monotonic() > deadline:
+            pytest.fail(failure)
+        time.sleep(0.1)
 
 
 def _field(info: str, name: str) -> str:
