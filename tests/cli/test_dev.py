@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from handlerkit.testing import write_app
+from handlerkit.devserver import DevApp
+from handlerkit.testing import Client, write_app
 from tests.support.servers import ROOT, free_port, stop, wait_for_port
 
 #: The longest a reload may take before a test fails (the watcher polls every 0.5 s).
@@ -152,3 +153,21 @@ def test_dev_debugger_is_loud_when_on(tmp_path: Path, dev: Callable[..., DevServ
     assert "RuntimeError: detail" in boom.text
     assert "Debugger PIN" in server.output() or "Debugger pin" in server.output().lower()
     assert "WARNING: the Werkzeug debugger is ON (--debugger)" in server.output()
+
+
+def test_dev_names_the_helper_whose_import_failed_and_the_route_that_imported_it(tmp_path: Path) -> None:
+    app_dir = write_app(
+        tmp_path / "app",
+        {
+            "_lib/__init__.py": "",
+            "_lib/broken.py": "VALUE = 1\nraise RuntimeError('the helper failed')\n",
+            "api/bad/route.py": "from ..._lib import broken\n\ndef GET():\n    return {}\n",
+        },
+    )
+    answer = Client(DevApp(str(app_dir))).get("/api/bad")
+    assert answer.status_code == 500
+    body = answer.json()
+    helper = str((app_dir / "_lib" / "broken.py").resolve())
+    assert f"importing failed with RuntimeError in {helper}:2 (imported by this route)" in body["message"]
+    assert [Path(f).name for f in body["details"]["files"]] == ["route.py", "broken.py"]
+    assert "Traceback" not in answer.text
