@@ -85,7 +85,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("unencodable")
     app_dir = write_app(base / "app", FILES)
     env = {"HANDLERKIT_SECRET_KEY": SECRET}
-    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", workers=2, env=env, log_dir=base) as server:
+    # One worker: the idempotency test's repeat must reach the in-memory store that kept the
+    # first answer (with two, it landed on the other worker once and was not replayed).
+    with gunicorn(f"handlerkit:create_app({str(app_dir)!r})", workers=1, env=env, log_dir=base) as server:
         yield server
 
 
